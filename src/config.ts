@@ -1,0 +1,362 @@
+import { z } from 'zod';
+import { InvalidConfigError, InvalidLayoutError } from './errors';
+import {
+  checkLayout,
+  DEFAULT_LAYOUT,
+  fieldMax,
+  layoutEndMs,
+  MAX_TIME_UNIT_MS,
+  type Layout,
+  type LayoutFieldNames,
+} from './core/layout';
+import type { NodeId } from './core/codec';
+
+/** Largest SNOWFLAKE_MAX_BATCH_SIZE accepted. */
+export const MAX_BATCH_SIZE_LIMIT = 100_000;
+
+/** pino log levels accepted by SNOWFLAKE_LOG_LEVEL. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Everything the service needs to boot; produced only by {@link loadConfig}, so always valid. */
+export interface Config {
+  /** gRPC listen address, `host:port` (port 0 = any free port). */
+  readonly grpcAddr: string;
+  /** Prometheus /metrics listen address, `host:port` (port 0 = any free port). */
+  readonly metricsAddr: string;
+  /** ID layout: epoch, time unit and field widths. */
+  readonly layout: Layout;
+  /** This instance's datacenter and worker IDs. */
+  readonly node: NodeId;
+  /** Largest BatchIds count accepted; 1…100,000. */
+  readonly maxBatchSize: number;
+  /** Longest clock step backwards that is waited out instead of refused, in ms; 0…10,000. */
+  readonly maxClockBackwardsMs: number;
+  /** pino log level. */
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+  /** Longest a graceful shutdown may take before in-flight calls are cut, in ms; 1…600,000. */
+  readonly shutdownTimeoutMs: number;
+}
+
+/** One environment variable: its name, default (as text), allowed values and meaning, for --help and the README. */
+export interface VariableDoc {
+  readonly name: string;
+  readonly defaultValue: string;
+  readonly allowed: string;
+  readonly description: string;
+}
+
+const ADDR_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+const text = (allowed: string) =>
+  z.string({ error: `must be ${allowed}` }).min(1, `must not be empty (allowed: ${allowed})`);
+
+const integer = (min: number, max: number) => {
+  const allowed = `an integer from ${min} to ${max}`;
+  return text(allowed)
+    .regex(/^\d+$/, `must be ${allowed}`)
+    .transform(Number)
+    .pipe(z.number().min(min, `must be ${allowed}`).max(max, `must be ${allowed}`));
+};
+
+const address = text('host:port with port 0 to 65535').refine((v) => {
+  const m = ADDR_RE.exec(v);
+  return m !== null && Number(m[2]) <= 65_535;
+}, 'must be host:port (IPv6 in brackets, e.g. [::1]:50051) with port 0 to 65535');
+
+const epoch = text('an ISO 8601 date-time (e.g. 2020-01-01T00:00:00Z) or Unix time in ms').transform(
+  (v, ctx) => {
+    const ms = parseEpoch(v);
+    if (ms === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'must be an ISO 8601 date or date-time with offset (e.g. 2020-01-01T00:00:00Z) or whole Unix ms',
+      });
+      return z.NEVER;
+    }
+    return ms;
+  },
+);
+
+interface Variable {
+  readonly doc: Omit<VariableDoc, 'name'>;
+  readonly schema: z.ZodType<unknown, string>;
+}
+
+const VARIABLES = {
+  SNOWFLAKE_GRPC_ADDR: {
+    doc: { defaultValue: '0.0.0.0:50051', allowed: 'host:port', description: 'gRPC listen address' },
+    schema: address,
+  },
+  SNOWFLAKE_METRICS_ADDR: {
+    doc: {
+      defaultValue: '0.0.0.0:9464',
+      allowed: 'host:port',
+      description: 'Prometheus GET /metrics listen address',
+    },
+    schema: address,
+  },
+  SNOWFLAKE_DATACENTER_ID: {
+    doc: {
+      defaultValue: '0',
+      allowed: '0 to 2^DATACENTER_BITS − 1',
+      description: 'datacenter ID stamped into IDs',
+    },
+    schema: integer(0, fieldMax(31)),
+  },
+  SNOWFLAKE_WORKER_ID: {
+    doc: { defaultValue: '0', allowed: '0 to 2^WORKER_BITS − 1', description: 'worker ID stamped into IDs' },
+    schema: integer(0, fieldMax(31)),
+  },
+  SNOWFLAKE_EPOCH: {
+    doc: {
+      defaultValue: new Date(DEFAULT_LAYOUT.epochMs).toISOString(),
+      allowed: 'ISO 8601 or Unix ms, not in the future',
+      description: 'start of time for the timestamp field',
+    },
+    schema: epoch,
+  },
+  SNOWFLAKE_TIMESTAMP_BITS: {
+    doc: {
+      defaultValue: String(DEFAULT_LAYOUT.timestampBits),
+      allowed: '1 to 63',
+      description: 'width of the timestamp field',
+    },
+    schema: integer(1, 63),
+  },
+  SNOWFLAKE_DATACENTER_BITS: {
+    doc: {
+      defaultValue: String(DEFAULT_LAYOUT.datacenterBits),
+      allowed: '0 to 31',
+      description: 'width of the datacenter ID field',
+    },
+    schema: integer(0, 31),
+  },
+  SNOWFLAKE_WORKER_BITS: {
+    doc: {
+      defaultValue: String(DEFAULT_LAYOUT.workerBits),
+      allowed: '0 to 31',
+      description: 'width of the worker ID field',
+    },
+    schema: integer(0, 31),
+  },
+  SNOWFLAKE_SEQUENCE_BITS: {
+    doc: {
+      defaultValue: String(DEFAULT_LAYOUT.sequenceBits),
+      allowed: '0 to 31',
+      description: 'width of the sequence field (IDs per tick = 2^bits)',
+    },
+    schema: integer(0, 31),
+  },
+  SNOWFLAKE_TIME_UNIT_MS: {
+    doc: {
+      defaultValue: String(DEFAULT_LAYOUT.timeUnitMs),
+      allowed: `1 to ${MAX_TIME_UNIT_MS}`,
+      description: 'length of one timestamp tick in ms',
+    },
+    schema: integer(1, MAX_TIME_UNIT_MS),
+  },
+  SNOWFLAKE_MAX_BATCH_SIZE: {
+    doc: {
+      defaultValue: '10000',
+      allowed: `1 to ${MAX_BATCH_SIZE_LIMIT}`,
+      description: 'largest BatchIds count',
+    },
+    schema: integer(1, MAX_BATCH_SIZE_LIMIT),
+  },
+  SNOWFLAKE_MAX_CLOCK_BACKWARDS_MS: {
+    doc: {
+      defaultValue: '10',
+      allowed: '0 to 10000',
+      description:
+        'clock steps back up to this many ms are waited out; larger ones are refused (UNAVAILABLE)',
+    },
+    schema: integer(0, 10_000),
+  },
+  SNOWFLAKE_LOG_LEVEL: {
+    doc: { defaultValue: 'info', allowed: LOG_LEVELS.join(', '), description: 'pino log level' },
+    schema: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
+  },
+  SNOWFLAKE_SHUTDOWN_TIMEOUT_MS: {
+    doc: {
+      defaultValue: '10000',
+      allowed: '1 to 600000',
+      description: 'on SIGTERM/SIGINT, how long in-flight calls may take before they are cut',
+    },
+    schema: integer(1, 600_000),
+  },
+} as const satisfies Record<string, Variable>;
+
+type VariableName = keyof typeof VARIABLES;
+
+const LAYOUT_VARIABLES: LayoutFieldNames = {
+  epochMs: 'SNOWFLAKE_EPOCH',
+  timeUnitMs: 'SNOWFLAKE_TIME_UNIT_MS',
+  timestampBits: 'SNOWFLAKE_TIMESTAMP_BITS',
+  datacenterBits: 'SNOWFLAKE_DATACENTER_BITS',
+  workerBits: 'SNOWFLAKE_WORKER_BITS',
+  sequenceBits: 'SNOWFLAKE_SEQUENCE_BITS',
+};
+
+/** Every environment variable the service reads, in --help order. */
+export const VARIABLE_DOCS: readonly VariableDoc[] = Object.entries(VARIABLES).map(([name, v]) => ({
+  name,
+  ...v.doc,
+}));
+
+/** Result of {@link loadConfig}: the config plus non-fatal remarks to log. */
+export interface LoadedConfig {
+  readonly config: Config;
+  /** e.g. unknown SNOWFLAKE_* variables (possible typos); logged as warnings at boot. */
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Validates the environment and builds the {@link Config}. `nowMs` (Unix ms) is used to reject an epoch
+ * in the future and a layout whose time range is already used up. Throws {@link InvalidConfigError}
+ * listing every bad variable, its value and what is allowed.
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>, nowMs: number): LoadedConfig {
+  const problems: string[] = [];
+  const raw = {} as Record<VariableName, unknown>;
+  for (const [name, v] of Object.entries(VARIABLES) as [VariableName, Variable][]) {
+    const value = env[name] ?? v.doc.defaultValue;
+    const parsed = v.schema.safeParse(value);
+    if (parsed.success) raw[name] = parsed.data;
+    else
+      problems.push(
+        `${name}=${JSON.stringify(value)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
+      );
+  }
+  if (problems.length > 0) throw configError(problems);
+
+  const values = raw as {
+    [K in VariableName]: (typeof VARIABLES)[K]['schema'] extends z.ZodType<infer T, string> ? T : never;
+  };
+  const layout: Layout = {
+    epochMs: values.SNOWFLAKE_EPOCH,
+    timeUnitMs: values.SNOWFLAKE_TIME_UNIT_MS,
+    timestampBits: values.SNOWFLAKE_TIMESTAMP_BITS,
+    datacenterBits: values.SNOWFLAKE_DATACENTER_BITS,
+    workerBits: values.SNOWFLAKE_WORKER_BITS,
+    sequenceBits: values.SNOWFLAKE_SEQUENCE_BITS,
+  };
+  try {
+    checkLayout(layout, LAYOUT_VARIABLES);
+  } catch (err) {
+    if (!(err instanceof InvalidLayoutError)) throw err;
+    problems.push(err.message);
+  }
+  if (layout.epochMs > nowMs) {
+    problems.push(
+      `SNOWFLAKE_EPOCH=${JSON.stringify(env.SNOWFLAKE_EPOCH)}: must not be in the future ` +
+        `(it is ${new Date(layout.epochMs).toISOString()}, now is ${new Date(nowMs).toISOString()})`,
+    );
+  } else if (problems.length === 0 && layoutEndMs(layout) <= nowMs) {
+    problems.push(
+      `SNOWFLAKE_EPOCH/SNOWFLAKE_TIMESTAMP_BITS/SNOWFLAKE_TIME_UNIT_MS: the ID range ended at ` +
+        `${new Date(layoutEndMs(layout)).toISOString()}; choose a later epoch or more timestamp bits`,
+    );
+  }
+  for (const [name, bitsName, value, bits] of [
+    [
+      'SNOWFLAKE_DATACENTER_ID',
+      'SNOWFLAKE_DATACENTER_BITS',
+      values.SNOWFLAKE_DATACENTER_ID,
+      layout.datacenterBits,
+    ],
+    ['SNOWFLAKE_WORKER_ID', 'SNOWFLAKE_WORKER_BITS', values.SNOWFLAKE_WORKER_ID, layout.workerBits],
+  ] as const) {
+    if (value > fieldMax(bits)) {
+      problems.push(
+        `${name}=${JSON.stringify(env[name])}: must be an integer from 0 to ${fieldMax(bits)} (${bitsName}=${bits})`,
+      );
+    }
+  }
+  if (problems.length > 0) throw configError(problems);
+
+  return {
+    config: {
+      grpcAddr: values.SNOWFLAKE_GRPC_ADDR,
+      metricsAddr: values.SNOWFLAKE_METRICS_ADDR,
+      layout,
+      node: { datacenterId: values.SNOWFLAKE_DATACENTER_ID, workerId: values.SNOWFLAKE_WORKER_ID },
+      maxBatchSize: values.SNOWFLAKE_MAX_BATCH_SIZE,
+      maxClockBackwardsMs: values.SNOWFLAKE_MAX_CLOCK_BACKWARDS_MS,
+      logLevel: values.SNOWFLAKE_LOG_LEVEL,
+      shutdownTimeoutMs: values.SNOWFLAKE_SHUTDOWN_TIMEOUT_MS,
+    },
+    warnings: Object.keys(env)
+      .filter((k) => k.startsWith('SNOWFLAKE_') && !(k in VARIABLES) && !KUBERNETES_SERVICE_VAR.test(k))
+      .map(
+        (k) => `unknown variable ${k} is ignored (typo?); see --help for the variables this service reads`,
+      ),
+  };
+}
+
+/** Kubernetes injects SNOWFLAKE_SERVICE_HOST, SNOWFLAKE_PORT_50051_TCP… for a Service named "snowflake". */
+const KUBERNETES_SERVICE_VAR = /^SNOWFLAKE_(SERVICE_|PORT($|_))/;
+
+/** The `host` and `port` of a validated `host:port` address, brackets removed from IPv6 hosts. */
+export function splitAddress(addr: string): { host: string; port: number } {
+  const m = ADDR_RE.exec(addr);
+  if (m === null) throw new InvalidConfigError(`not a host:port address: ${addr}`);
+  const host = m[1] as string;
+  return { host: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(m[2]) };
+}
+
+/** Text printed by `--help`: every variable with its default and allowed values. */
+export function helpText(): string {
+  const rows = VARIABLE_DOCS.map(
+    (d) => `  ${d.name.padEnd(34)} default ${d.defaultValue.padEnd(22)} ${d.description} (${d.allowed})`,
+  );
+  return [
+    'Usage: node dist/main.js [--help]',
+    '',
+    'Serves unique, time-sortable 64-bit snowflake IDs over gRPC. Configured only by environment variables:',
+    ...rows,
+    '',
+    'A bad value stops the process at boot with exit code 1 and a message naming the variable.',
+  ].join('\n');
+}
+
+function configError(problems: string[]): InvalidConfigError {
+  return new InvalidConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+}
+
+const ISO_RE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2}))?$/;
+
+/** Unix ms from whole-number text or a strict ISO 8601 date / date-time (offset required); undefined if invalid. */
+function parseEpoch(value: string): number | undefined {
+  if (/^\d+$/.test(value)) {
+    const ms = Number(value);
+    return Number.isSafeInteger(ms) ? ms : undefined;
+  }
+  const m = ISO_RE.exec(value);
+  if (m === null) return undefined;
+  const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '0', zone = 'Z'] = m;
+  const parts = [
+    Number(y),
+    Number(mo) - 1,
+    Number(d),
+    Number(h),
+    Number(mi),
+    Number(s),
+    Number(frac.padEnd(3, '0')),
+  ] as const;
+  const local = Date.UTC(...parts);
+  const t = new Date(local);
+  const roundTrips =
+    t.getUTCFullYear() === parts[0] &&
+    t.getUTCMonth() === parts[1] &&
+    t.getUTCDate() === parts[2] &&
+    t.getUTCHours() === parts[3] &&
+    t.getUTCMinutes() === parts[4] &&
+    t.getUTCSeconds() === parts[5];
+  if (!roundTrips) return undefined;
+  if (zone === 'Z') return local;
+  const sign = zone.startsWith('-') ? -1 : 1;
+  const offsetMin = Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6));
+  return local - sign * offsetMin * 60_000;
+}

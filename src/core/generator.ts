@@ -1,0 +1,166 @@
+import { ClockMovedBackwardsError, TimeOverflowError } from '../errors';
+import type { Clock } from './clock';
+import { type IdCodec, type NodeId } from './codec';
+import { fieldMax, layoutEndMs } from './layout';
+
+/** A run of consecutive IDs granted by {@link Generator.allocate}: same tick, sequences first…first+count−1. */
+export interface Allocation {
+  readonly kind: 'ids';
+  /** Timestamp field of every ID in the run. */
+  readonly tick: number;
+  /** Sequence of the first ID in the run. */
+  readonly firstSequence: number;
+  /** Number of IDs in the run; 1…the `max` asked for. */
+  readonly count: number;
+}
+
+/** Why {@link Generator.allocate} granted nothing, and how long to wait before asking again. */
+export interface Wait {
+  readonly kind: 'wait';
+  /** `sequence_exhausted`: this tick's sequence is used up. `clock_behind`: the clock reads before the last issued tick. */
+  readonly reason: 'sequence_exhausted' | 'clock_behind';
+  /** Time until the condition can clear, in ms (> 0, may be fractional). */
+  readonly ms: number;
+}
+
+/** Synchronous notifications for metrics and logs; called at most once per event. */
+export interface GeneratorObserver {
+  /** The clock read earlier than at the previous read, by `stepMs` ms (tick resolution). */
+  clockBackwards?(stepMs: number): void;
+  /** The sequence of `tick` ran out; callers now wait for the next tick. */
+  sequenceExhausted?(tick: number): void;
+}
+
+/** Tuning for {@link Generator}. */
+export interface GeneratorOptions {
+  /** Longest the clock may be behind the last issued timestamp and still be waited out, in ms; beyond it allocation throws. */
+  readonly maxBackwardsMs: number;
+}
+
+/**
+ * The snowflake state machine: hands out (tick, sequence) runs for one node, strictly increasing.
+ *
+ * Pure and synchronous: time comes from the injected {@link Clock}; when it cannot grant IDs right now it
+ * returns a {@link Wait} instead of sleeping, so the caller decides how to wait without blocking others.
+ * It never wraps the sequence, never issues a tick older than one already issued, and never masks a
+ * field: it refuses with {@link ClockMovedBackwardsError} or {@link TimeOverflowError} instead.
+ */
+export class Generator {
+  private readonly codec: IdCodec;
+  private readonly clock: Clock;
+  private readonly options: GeneratorOptions;
+  private readonly observer: GeneratorObserver;
+  private readonly nodeBits: bigint;
+  private readonly maxSequence: number;
+  private readonly maxTick: number;
+  private lastTick = -1;
+  private nextSequence = 0;
+  private lastObservedTick = -Infinity;
+  private exhaustedTick = -1;
+
+  constructor(
+    codec: IdCodec,
+    node: NodeId,
+    clock: Clock,
+    options: GeneratorOptions,
+    observer: GeneratorObserver = {},
+  ) {
+    this.codec = codec;
+    this.clock = clock;
+    this.options = options;
+    this.observer = observer;
+    this.nodeBits = codec.nodeBits(node);
+    this.maxSequence = fieldMax(codec.layout.sequenceBits);
+    this.maxTick = fieldMax(codec.layout.timestampBits);
+  }
+
+  /** The highest tick issued so far, or −1 before the first ID. */
+  get lastIssuedTick(): number {
+    return this.lastTick;
+  }
+
+  /**
+   * Grants up to `max` (≥ 1) consecutive IDs from the current tick, or says how long to wait.
+   * Throws {@link ClockMovedBackwardsError} when the clock is more than `maxBackwardsMs` behind the last
+   * issued tick, and {@link TimeOverflowError} when the clock is outside the layout's time range.
+   */
+  allocate(max: number): Allocation | Wait {
+    const now = this.clock.nowMs();
+    const tick = this.tickAt(now);
+    if (tick < this.lastObservedTick) {
+      this.observer.clockBackwards?.((this.lastObservedTick - tick) * this.codec.layout.timeUnitMs);
+    }
+    this.lastObservedTick = tick;
+
+    if (tick > this.lastTick) {
+      this.lastTick = tick;
+      this.nextSequence = 0;
+    } else if (tick < this.lastTick) {
+      return { kind: 'wait', reason: 'clock_behind', ms: this.behindMs(now) };
+    }
+
+    if (this.nextSequence > this.maxSequence) {
+      if (this.exhaustedTick !== tick) {
+        this.exhaustedTick = tick;
+        this.observer.sequenceExhausted?.(tick);
+      }
+      return { kind: 'wait', reason: 'sequence_exhausted', ms: this.startOfTick(tick + 1) - now };
+    }
+    const firstSequence = this.nextSequence;
+    const count = Math.min(max, this.maxSequence - firstSequence + 1);
+    this.nextSequence = firstSequence + count;
+    return { kind: 'ids', tick, firstSequence, count };
+  }
+
+  /** The ID at `sequence` within an allocated `tick` (no range checks: use values from {@link allocate}). */
+  idAt(tick: number, sequence: number): bigint {
+    return this.codec.tickBase(tick, this.nodeBits) + BigInt(sequence);
+  }
+
+  /**
+   * Reads the clock and returns the error {@link allocate} would throw now, or undefined when IDs can
+   * be issued (possibly after a short wait). Grants nothing.
+   */
+  probe(): ClockMovedBackwardsError | TimeOverflowError | undefined {
+    const now = this.clock.nowMs();
+    try {
+      const tick = this.tickAt(now);
+      if (tick < this.lastTick) this.behindMs(now);
+      return undefined;
+    } catch (err) {
+      if (err instanceof ClockMovedBackwardsError || err instanceof TimeOverflowError) return err;
+      throw err;
+    }
+  }
+
+  /** Tick of Unix time `now`; throws {@link TimeOverflowError} outside the layout's range. */
+  private tickAt(now: number): number {
+    const { epochMs, timeUnitMs } = this.codec.layout;
+    const tick = Math.floor((now - epochMs) / timeUnitMs);
+    if (tick > this.maxTick) {
+      throw new TimeOverflowError(
+        `clock reads ${new Date(now).toISOString()}, past the end of this layout's time range ` +
+          `(${new Date(layoutEndMs(this.codec.layout)).toISOString()}); no further IDs can be issued with it`,
+      );
+    }
+    if (tick < 0 && this.lastTick < 0) {
+      throw new TimeOverflowError(
+        `clock reads ${new Date(now).toISOString()}, before the layout's epoch ${new Date(epochMs).toISOString()}`,
+      );
+    }
+    return tick;
+  }
+
+  /** ms until `now` reaches the last issued tick; throws when that exceeds maxBackwardsMs. */
+  private behindMs(now: number): number {
+    const behind = this.startOfTick(this.lastTick) - now;
+    if (behind > this.options.maxBackwardsMs) {
+      throw new ClockMovedBackwardsError(Math.ceil(behind), this.options.maxBackwardsMs);
+    }
+    return behind;
+  }
+
+  private startOfTick(tick: number): number {
+    return this.codec.layout.epochMs + tick * this.codec.layout.timeUnitMs;
+  }
+}

@@ -1,0 +1,15 @@
+/**
+ * Public API of the package: start the service in-process, validate configuration, and work with IDs.
+ */
+export { startServer, type RunningServer, type ServerOptions } from './server';
+export {
+  loadConfig,
+  helpText,
+  VARIABLE_DOCS,
+  type Config,
+  type LoadedConfig,
+  type VariableDoc,
+} from './config';
+export { IdCodec, MAX_ID, formatRfc3339, type DecodedId, type IdFields, type NodeId } from './core/codec';
+export { DEFAULT_LAYOUT, checkLayout, layoutEndMs, type Layout } from './core/layout';
+export { SnowflakeError, type ErrorCode } from './errors';

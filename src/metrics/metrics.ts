@@ -1,0 +1,93 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Every metric the service exports, in one private {@link Registry} (never prom-client's global one). */
+export interface Metrics {
+  readonly registry: Registry;
+  /** snowflake_ids_generated_total: IDs handed out by the generator. */
+  readonly idsGenerated: Counter;
+  /** snowflake_sequence_exhausted_total: ticks whose sequence ran out, making callers wait. */
+  readonly sequenceExhausted: Counter;
+  /** snowflake_clock_backwards_total: times the clock was seen to step backwards. */
+  readonly clockBackwards: Counter;
+  /** snowflake_worker_info{datacenter_id,worker_id}: 1 for the node IDs in use. */
+  readonly workerInfo: Gauge<'datacenter_id' | 'worker_id'>;
+  /** snowflake_serving: 1 while the service issues IDs, 0 while it refuses or drains. */
+  readonly serving: Gauge;
+  /** grpc_server_started_total: RPCs started. */
+  readonly grpcStarted: Counter<'grpc_service' | 'grpc_method' | 'grpc_type'>;
+  /** grpc_server_handled_total: RPCs completed, by status code name. */
+  readonly grpcHandled: Counter<'grpc_service' | 'grpc_method' | 'grpc_type' | 'grpc_code'>;
+  /** grpc_server_handling_seconds: RPC latency from start to status, in seconds. */
+  readonly grpcHandlingSeconds: Histogram<'grpc_service' | 'grpc_method' | 'grpc_type'>;
+}
+
+/** Latency buckets in seconds: 50 µs … 5 s, dense where ID calls land. */
+export const HANDLING_SECONDS_BUCKETS = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+];
+
+/** Default Node metrics dropped because their names break Prometheus conventions. */
+const NON_CONFORMING_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
+/** Creates the registry with Node default metrics and every service metric registered. */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  // prom-client names three gauges *_total, which Prometheus reserves for counters (promtool flags
+  // them). The same numbers remain available per type in nodejs_active_{handles,requests,resources}.
+  for (const name of NON_CONFORMING_DEFAULT_METRICS) registry.removeSingleMetric(name);
+  const registers = [registry];
+  const grpcLabels = ['grpc_service', 'grpc_method', 'grpc_type'] as const;
+  return {
+    registry,
+    idsGenerated: new Counter({
+      name: 'snowflake_ids_generated_total',
+      help: 'IDs handed out by the generator.',
+      registers,
+    }),
+    sequenceExhausted: new Counter({
+      name: 'snowflake_sequence_exhausted_total',
+      help: 'Ticks whose sequence ran out, so callers waited for the next tick.',
+      registers,
+    }),
+    clockBackwards: new Counter({
+      name: 'snowflake_clock_backwards_total',
+      help: 'Times the clock was observed to step backwards.',
+      registers,
+    }),
+    workerInfo: new Gauge({
+      name: 'snowflake_worker_info',
+      help: 'Node IDs this instance stamps into its IDs (value is always 1).',
+      labelNames: ['datacenter_id', 'worker_id'],
+      registers,
+    }),
+    serving: new Gauge({
+      name: 'snowflake_serving',
+      help: '1 while the service issues IDs (health SERVING), 0 while it refuses or drains.',
+      registers,
+    }),
+    grpcStarted: new Counter({
+      name: 'grpc_server_started_total',
+      help: 'Total number of RPCs started on the server.',
+      labelNames: grpcLabels,
+      registers,
+    }),
+    grpcHandled: new Counter({
+      name: 'grpc_server_handled_total',
+      help: 'Total number of RPCs completed on the server, regardless of success or failure.',
+      labelNames: [...grpcLabels, 'grpc_code'],
+      registers,
+    }),
+    grpcHandlingSeconds: new Histogram({
+      name: 'grpc_server_handling_seconds',
+      help: 'Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.',
+      labelNames: grpcLabels,
+      buckets: HANDLING_SECONDS_BUCKETS,
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,106 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+
+/** Repository root (where package.json and dist/ live). */
+export const ROOT = path.resolve(__dirname, '../..');
+
+/** The compiled service entry point; `npm test` builds it first (pretest). */
+export const MAIN_JS = path.join(ROOT, 'dist/main.js');
+
+/** A service process started from dist/main.js. */
+export interface ServiceProcess {
+  readonly child: ChildProcess;
+  /** Bound ports, read from the start log line. */
+  readonly grpcPort: number;
+  readonly metricsPort: number;
+  /** Every JSON log line so far. */
+  readonly logs: Record<string, unknown>[];
+  /** Resolves with the exit code (or the signal name) when the process ends. */
+  readonly exited: Promise<number | string>;
+}
+
+/**
+ * Starts `node dist/main.js` on 127.0.0.1 port 0 (gRPC and metrics) with `env` on top, and waits for
+ * its start log line (at most `timeoutMs`). Rejects with the output if it exits first.
+ */
+export function startServiceProcess(
+  env: Record<string, string> = {},
+  timeoutMs = 15_000,
+): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, [MAIN_JS], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      SNOWFLAKE_GRPC_ADDR: '127.0.0.1:0',
+      SNOWFLAKE_METRICS_ADDR: '127.0.0.1:0',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<number | string>((resolve) => {
+    child.on('exit', (code, signal) => {
+      resolve(code ?? signal ?? 'unknown');
+    });
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`service did not start within ${timeoutMs} ms; stderr: ${stderr}`));
+    }, timeoutMs);
+    readline.createInterface({ input: child.stdout }).on('line', (line) => {
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      logs.push(entry);
+      if (entry.msg === 'snowflake service started') {
+        clearTimeout(timer);
+        const port = (addr: unknown) => Number(/:(\d+)$/.exec(String(addr))?.[1]);
+        resolve({
+          child,
+          grpcPort: port(entry.grpcAddr),
+          metricsPort: port(entry.metricsAddr),
+          logs,
+          exited,
+        });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`service exited with ${code} before starting; stderr: ${stderr}`));
+    });
+  });
+}
+
+/** Runs a node script to completion (bounded by `timeoutMs`) and returns its exit code and output. */
+export function runNode(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 15_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: timeoutMs,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on('close', (code) => {
+      resolve({ code, stdout, stderr });
+    });
+  });
+}

@@ -1,0 +1,34 @@
+import pino from 'pino';
+import { loadConfig } from '../../src/config';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server';
+import type { IdGeneratorClient } from '../../src/generated/snowflake/v1/IdGenerator';
+import { idGeneratorClient } from './grpc-client';
+
+/** A server on 127.0.0.1:0 (gRPC and /metrics) with a connected client. */
+export interface TestServer {
+  readonly server: RunningServer;
+  readonly client: IdGeneratorClient;
+  /** Closes the client and stops the server; always await it in afterAll/afterEach. */
+  close(): Promise<void>;
+}
+
+/** Boots the real server on loopback with `env` on top of test defaults and a silent logger. */
+export async function startTestServer(
+  env: Record<string, string> = {},
+  options: ServerOptions = {},
+): Promise<TestServer> {
+  const { config } = loadConfig(
+    { SNOWFLAKE_GRPC_ADDR: '127.0.0.1:0', SNOWFLAKE_METRICS_ADDR: '127.0.0.1:0', ...env },
+    Date.now(),
+  );
+  const server = await startServer(config, { logger: pino({ level: 'silent' }), ...options });
+  const client = idGeneratorClient(server.grpcPort);
+  return {
+    server,
+    client,
+    async close() {
+      client.close();
+      await server.stop();
+    },
+  };
+}

@@ -1,0 +1,282 @@
+import * as grpc from '@grpc/grpc-js';
+import { spawnSync } from 'node:child_process';
+import { IdCodec } from '../../src/core/codec';
+import { DEFAULT_LAYOUT } from '../../src/core/layout';
+import type { BatchIdsResponse__Output } from '../../src/generated/snowflake/v1/BatchIdsResponse';
+import type { DecodeIdResponse__Output } from '../../src/generated/snowflake/v1/DecodeIdResponse';
+import type { GetInfoResponse__Output } from '../../src/generated/snowflake/v1/GetInfoResponse';
+import type { NextIdResponse__Output } from '../../src/generated/snowflake/v1/NextIdResponse';
+import { ERROR_CODE_METADATA_KEY } from '../../src/grpc/id-generator-service';
+import { FakeClock } from '../helpers/fake-clock';
+import {
+  healthCheck,
+  idGeneratorClient,
+  rawCall,
+  reflectionListServices,
+  unaryCall,
+  unaryOk,
+} from '../helpers/grpc-client';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+const codec = new IdCodec(DEFAULT_LAYOUT);
+
+async function scrape(port: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+/** Value of one series; `absentAs` is returned when the series is not exposed yet (else it throws). */
+function metricValue(text: string, series: string, absentAs?: number): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  if (line === undefined && absentAs !== undefined) return absentAs;
+  if (line === undefined) throw new Error(`series ${series} not found`);
+  return Number(line.slice(series.length + 1));
+}
+
+describe('server on 127.0.0.1:0 with a real grpc-js client', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({
+      SNOWFLAKE_DATACENTER_ID: '3',
+      SNOWFLAKE_WORKER_ID: '7',
+      SNOWFLAKE_MAX_BATCH_SIZE: '20000',
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('NextId returns increasing IDs stamped with the node IDs and the current time', async () => {
+    const before = Date.now();
+    const a = BigInt((await unaryOk<NextIdResponse__Output>(t.client, 'NextId', {})).id);
+    const b = BigInt((await unaryOk<NextIdResponse__Output>(t.client, 'NextId', {})).id);
+    const after = Date.now();
+    expect(b > a).toBe(true);
+    const d = codec.decode(a);
+    expect([d.datacenterId, d.workerId]).toEqual([3, 7]);
+    expect(d.timestampMs).toBeGreaterThanOrEqual(before);
+    expect(d.timestampMs).toBeLessThanOrEqual(after);
+  });
+
+  it.each([1, 4096, 20_000])(
+    'BatchIds(%d) returns that many strictly ascending unique IDs',
+    async (count) => {
+      const res = await unaryOk<BatchIdsResponse__Output>(t.client, 'BatchIds', { count });
+      const ids = res.ids.map(BigInt);
+      expect(ids).toHaveLength(count);
+      expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!)).toBe(true);
+    },
+  );
+
+  it.each([
+    [0, 'count must be between 1 and 20000 (max_batch_size) inclusive; got 0'],
+    [20_001, 'count must be between 1 and 20000 (max_batch_size) inclusive; got 20001'],
+    [4_294_967_295, 'got 4294967295'],
+  ])('BatchIds(%d) is INVALID_ARGUMENT saying the allowed range', async (count, message) => {
+    const r = await unaryCall(t.client, 'BatchIds', { count });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.error.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(r.error.details).toContain(message);
+    expect(r.error.metadata.get(ERROR_CODE_METADATA_KEY)).toEqual(['BATCH_SIZE_OUT_OF_RANGE']);
+  });
+
+  it('DecodeId splits an issued ID and formats its time as RFC 3339', async () => {
+    const id = (await unaryOk<NextIdResponse__Output>(t.client, 'NextId', {})).id;
+    const d = await unaryOk<DecodeIdResponse__Output>(t.client, 'DecodeId', { id });
+    const local = codec.decode(BigInt(id));
+    expect(d).toEqual({
+      id,
+      timestamp_ms: String(local.timestampMs),
+      datacenter_id: 3,
+      worker_id: 7,
+      sequence: local.sequence,
+      timestamp: new Date(local.timestampMs).toISOString(),
+    });
+  });
+
+  it.each([
+    ['0', { timestamp_ms: '1577836800000', timestamp: '2020-01-01T00:00:00.000Z', sequence: 0 }],
+    [
+      '573478797312139267',
+      { timestamp: '2024-05-01T12:00:00.000Z', datacenter_id: 1, worker_id: 2, sequence: 3 },
+    ],
+    [
+      '9223372036854775807',
+      { timestamp: '2089-09-06T15:47:35.551Z', datacenter_id: 31, worker_id: 31, sequence: 4095 },
+    ],
+  ])('DecodeId(%s) decodes any ID with the sign bit clear, exactly', async (id, expected) => {
+    const d = await unaryOk<DecodeIdResponse__Output>(t.client, 'DecodeId', { id });
+    expect(d).toMatchObject({ id, ...expected });
+  });
+
+  it.each(['9223372036854775808', '18446744073709551615'])(
+    'DecodeId(%s) with the sign bit set is INVALID_ARGUMENT',
+    async (id) => {
+      const r = await unaryCall(t.client, 'DecodeId', { id });
+      expect(r.ok ? 'ok' : r.error.code).toBe(grpc.status.INVALID_ARGUMENT);
+      if (!r.ok) expect(r.error.details).toMatch(/sign bit/);
+    },
+  );
+
+  it('GetInfo describes the layout, node and limits', async () => {
+    expect(await unaryOk<GetInfoResponse__Output>(t.client, 'GetInfo', {})).toEqual({
+      epoch_ms: '1577836800000',
+      timestamp_bits: 41,
+      datacenter_bits: 5,
+      worker_bits: 5,
+      sequence_bits: 12,
+      time_unit_ms: 1,
+      datacenter_id: 3,
+      worker_id: 7,
+      max_batch_size: 20_000,
+    });
+  });
+
+  it.each([
+    ['/snowflake.v1.IdGenerator/BatchIds', Buffer.from([0x08])], // varint field with no value
+    ['/snowflake.v1.IdGenerator/DecodeId', Buffer.from([0x09, 0x01, 0x02])], // truncated fixed64
+    ['/snowflake.v1.IdGenerator/NextId', Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f])], // huge length
+    ['/snowflake.v1.IdGenerator/GetInfo', Buffer.from([0x07])], // invalid wire type
+  ])('%s with malformed bytes is INVALID_ARGUMENT and the server keeps serving', async (path, bytes) => {
+    const r = await rawCall(t.server.grpcPort, path, bytes);
+    expect(r.ok ? 'ok' : r.error.code).toBe(grpc.status.INVALID_ARGUMENT);
+    if (!r.ok) expect(r.error.details).toContain('MALFORMED_REQUEST');
+    await unaryOk(t.client, 'NextId', {});
+  });
+
+  it('an unknown method is UNIMPLEMENTED', async () => {
+    const r = await rawCall(t.server.grpcPort, '/snowflake.v1.IdGenerator/Nope', Buffer.alloc(0));
+    expect(r.ok ? 'ok' : r.error.code).toBe(grpc.status.UNIMPLEMENTED);
+  });
+
+  it('health reports SERVING for "" and snowflake.v1.IdGenerator', async () => {
+    expect(await healthCheck(t.server.grpcPort, '')).toBe('SERVING');
+    expect(await healthCheck(t.server.grpcPort, 'snowflake.v1.IdGenerator')).toBe('SERVING');
+    expect(await healthCheck(t.server.grpcPort, 'other.Service')).toBe(grpc.status.NOT_FOUND);
+  });
+
+  it('reflection lists the IdGenerator and health services', async () => {
+    const services = await reflectionListServices(t.server.grpcPort);
+    expect(services).toEqual(expect.arrayContaining(['snowflake.v1.IdGenerator', 'grpc.health.v1.Health']));
+  });
+
+  it('concurrent clients get no duplicate IDs', async () => {
+    const clients = Array.from({ length: 4 }, () => idGeneratorClient(t.server.grpcPort));
+    const calls = clients.flatMap((c) =>
+      Array.from({ length: 25 }, (_, i) =>
+        i % 2 === 0
+          ? unaryOk<NextIdResponse__Output>(c, 'NextId', {}).then((r) => [r.id])
+          : unaryOk<BatchIdsResponse__Output>(c, 'BatchIds', { count: 5000 }).then((r) => r.ids),
+      ),
+    );
+    const all = (await Promise.all(calls)).flat();
+    clients.forEach((c) => {
+      c.close();
+    });
+    expect(all.length).toBe(4 * (13 + 12 * 5000));
+    expect(new Set(all).size).toBe(all.length);
+  });
+
+  it('/metrics exposes the service, gRPC and Node metrics, counting what was served', async () => {
+    const labels = 'grpc_service="snowflake.v1.IdGenerator",grpc_method="BatchIds",grpc_type="unary"';
+    const series = {
+      generated: 'snowflake_ids_generated_total',
+      started: `grpc_server_started_total{${labels}}`,
+      invalid: `grpc_server_handled_total{${labels},grpc_code="INVALID_ARGUMENT"}`,
+      ok: `grpc_server_handled_total{${labels},grpc_code="OK"}`,
+      latencyCount: `grpc_server_handling_seconds_count{${labels}}`,
+    };
+    const read = (text: string, absentAs?: number) =>
+      Object.fromEntries(Object.entries(series).map(([k, v]) => [k, metricValue(text, v, absentAs)]));
+    const before = read(await scrape(t.server.metricsPort), 0);
+    await unaryOk(t.client, 'BatchIds', { count: 1000 });
+    await unaryCall(t.client, 'BatchIds', { count: 0 });
+    await healthCheck(t.server.grpcPort, '');
+    const text = await scrape(t.server.metricsPort);
+    expect(read(text)).toEqual({
+      generated: before.generated! + 1000,
+      started: before.started! + 2,
+      invalid: before.invalid! + 1,
+      ok: before.ok! + 1,
+      latencyCount: before.latencyCount! + 2,
+    });
+    expect(metricValue(text, 'snowflake_worker_info{datacenter_id="3",worker_id="7"}')).toBe(1);
+    expect(metricValue(text, 'snowflake_serving')).toBe(1);
+    expect(text).toContain('snowflake_sequence_exhausted_total');
+    expect(metricValue(text, 'snowflake_clock_backwards_total')).toBe(0);
+    expect(text).toContain(
+      'grpc_server_handled_total{grpc_service="grpc.health.v1.Health",grpc_method="Check"',
+    );
+    expect(text).toContain('nodejs_eventloop_lag_seconds');
+    expect(text).toContain('process_resident_memory_bytes');
+  });
+
+  it('/metrics passes promtool check metrics with no findings', async () => {
+    const text = await scrape(t.server.metricsPort);
+    const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(r.error).toBeUndefined();
+    expect({ status: r.status, out: r.stdout + r.stderr }).toEqual({ status: 0, out: '' });
+  });
+
+  it('/metrics answers 404 elsewhere', async () => {
+    expect((await fetch(`http://127.0.0.1:${t.server.metricsPort}/`)).status).toBe(404);
+  });
+});
+
+describe('refusing when the clock is behind', () => {
+  it('answers UNAVAILABLE, turns NOT_SERVING with a metric, and recovers when the clock catches up', async () => {
+    const clock = new FakeClock(Date.now());
+    const t = await startTestServer({ SNOWFLAKE_MAX_CLOCK_BACKWARDS_MS: '10' }, { clock });
+    try {
+      await unaryOk(t.client, 'NextId', {});
+      clock.advance(-5000);
+      const r = await unaryCall(t.client, 'NextId', {});
+      expect(r.ok ? 'ok' : r.error.code).toBe(grpc.status.UNAVAILABLE);
+      if (!r.ok) expect(r.error.details).toMatch(/CLOCK_MOVED_BACKWARDS: clock is 5000 ms behind/);
+      expect(await healthCheck(t.server.grpcPort, 'snowflake.v1.IdGenerator')).toBe('NOT_SERVING');
+      const text = await scrape(t.server.metricsPort);
+      expect(metricValue(text, 'snowflake_clock_backwards_total')).toBe(1);
+      expect(metricValue(text, 'snowflake_serving')).toBe(0);
+
+      clock.advance(5000);
+      let status: unknown;
+      for (let i = 0; i < 50 && status !== 'SERVING'; i++) {
+        await new Promise((res) => setTimeout(res, 50));
+        status = await healthCheck(t.server.grpcPort, 'snowflake.v1.IdGenerator');
+      }
+      expect(status).toBe('SERVING');
+      await unaryOk(t.client, 'NextId', {});
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('graceful stop', () => {
+  it('turns NOT_SERVING, lets an in-flight call finish, then refuses new connections', async () => {
+    // 0 sequence bits and 100 ms ticks: one ID per 100 ms, so a batch of 5 is in flight for ~400 ms.
+    const t = await startTestServer({
+      SNOWFLAKE_TIME_UNIT_MS: '100',
+      SNOWFLAKE_TIMESTAMP_BITS: '38',
+      SNOWFLAKE_DATACENTER_BITS: '12',
+      SNOWFLAKE_WORKER_BITS: '13',
+      SNOWFLAKE_SEQUENCE_BITS: '0',
+    });
+    const inFlight = unaryCall<BatchIdsResponse__Output>(t.client, 'BatchIds', { count: 5 });
+    await new Promise((r) => setTimeout(r, 50));
+    const stopped = t.server.stop();
+    const r = await inFlight;
+    expect(r.ok ? r.value.ids.length : r.error.details).toBe(5);
+    expect(await stopped).toEqual({ forced: false });
+    const after = await unaryCall(
+      idGeneratorClient(t.server.grpcPort),
+      'NextId',
+      {},
+      { deadline: Date.now() + 500 },
+    );
+    expect(after.ok).toBe(false);
+    await t.close();
+  });
+});

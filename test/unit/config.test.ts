@@ -1,0 +1,242 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { helpText, loadConfig, VARIABLE_DOCS } from '../../src/config';
+import { DEFAULT_LAYOUT } from '../../src/core/layout';
+import { InvalidConfigError } from '../../src/errors';
+
+const NOW = Date.UTC(2026, 10, 25, 12);
+
+function load(env: Record<string, string>) {
+  return loadConfig(env, NOW);
+}
+
+function errorOf(env: Record<string, string>): string {
+  try {
+    load(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(InvalidConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+describe('loadConfig', () => {
+  it('GIVEN no variables THEN every default applies (static worker 0/0, 41|5|5|12 since 2020)', () => {
+    expect(load({})).toEqual({
+      config: {
+        grpcAddr: '0.0.0.0:50051',
+        metricsAddr: '0.0.0.0:9464',
+        layout: DEFAULT_LAYOUT,
+        node: { datacenterId: 0, workerId: 0 },
+        maxBatchSize: 10_000,
+        maxClockBackwardsMs: 10,
+        logLevel: 'info',
+        shutdownTimeoutMs: 10_000,
+      },
+      warnings: [],
+    });
+  });
+
+  // [variable, good value, how it shows in the config, bad values]
+  const table: [string, string, (c: ReturnType<typeof load>['config']) => unknown, unknown, string[]][] = [
+    [
+      'SNOWFLAKE_GRPC_ADDR',
+      '127.0.0.1:0',
+      (c) => c.grpcAddr,
+      '127.0.0.1:0',
+      ['50051', 'localhost:70000', ':50051', ''],
+    ],
+    ['SNOWFLAKE_GRPC_ADDR', '[::1]:50051', (c) => c.grpcAddr, '[::1]:50051', ['::1:50051']],
+    [
+      'SNOWFLAKE_METRICS_ADDR',
+      'localhost:9100',
+      (c) => c.metricsAddr,
+      'localhost:9100',
+      ['localhost', 'a b:1'],
+    ],
+    [
+      'SNOWFLAKE_DATACENTER_ID',
+      '31',
+      (c) => c.node.datacenterId,
+      31,
+      ['32', '-1', '1.5', 'one', '0x1', ' 1'],
+    ],
+    ['SNOWFLAKE_WORKER_ID', '17', (c) => c.node.workerId, 17, ['32', '-3', '3e1', '']],
+    [
+      'SNOWFLAKE_EPOCH',
+      '2024-01-01T00:00:00Z',
+      (c) => c.layout.epochMs,
+      Date.UTC(2024, 0, 1),
+      ['2020-02-30', 'yesterday', '2020-01-01T00:00:00'],
+    ],
+    [
+      'SNOWFLAKE_EPOCH',
+      '2024-01-01T02:00:00+02:00',
+      (c) => c.layout.epochMs,
+      Date.UTC(2024, 0, 1),
+      ['2024-01-01T25:00:00Z'],
+    ],
+    ['SNOWFLAKE_EPOCH', '2024-01-01', (c) => c.layout.epochMs, Date.UTC(2024, 0, 1), ['2024-13-01']],
+    ['SNOWFLAKE_EPOCH', '1288834974657', (c) => c.layout.epochMs, 1288834974657, ['-1', '12.5']],
+    ['SNOWFLAKE_TIME_UNIT_MS', '1', (c) => c.layout.timeUnitMs, 1, ['0', '86400001', '1.5']],
+    ['SNOWFLAKE_MAX_BATCH_SIZE', '100000', (c) => c.maxBatchSize, 100_000, ['0', '100001', '1e5']],
+    ['SNOWFLAKE_MAX_CLOCK_BACKWARDS_MS', '0', (c) => c.maxClockBackwardsMs, 0, ['10001', '-1']],
+    ['SNOWFLAKE_LOG_LEVEL', 'debug', (c) => c.logLevel, 'debug', ['verbose', 'INFO', '']],
+    ['SNOWFLAKE_SHUTDOWN_TIMEOUT_MS', '500', (c) => c.shutdownTimeoutMs, 500, ['0', '600001', 'soon']],
+  ];
+
+  it.each(table.map(([name, good, get, expected]) => [name, good, get, expected] as const))(
+    'GIVEN %s=%s THEN it is accepted',
+    (name, good, get, expected) => {
+      expect(get(load({ [name]: good }).config)).toEqual(expected);
+    },
+  );
+
+  it.each(table.flatMap(([name, , , , bads]) => bads.map((bad) => [name, bad] as const)))(
+    'GIVEN %s=%j THEN boot fails naming the variable, the value and what is allowed',
+    (name, bad) => {
+      const message = errorOf({ [name]: bad });
+      expect(message).toContain(`${name}=${JSON.stringify(bad)}`);
+      expect(message).toMatch(/must /);
+    },
+  );
+
+  it.each([
+    [
+      'SNOWFLAKE_TIMESTAMP_BITS',
+      '40',
+      'SNOWFLAKE_SEQUENCE_BITS',
+      '13',
+      (c: ReturnType<typeof load>['config']) => [c.layout.timestampBits, c.layout.sequenceBits],
+      [40, 13],
+    ],
+    [
+      'SNOWFLAKE_DATACENTER_BITS',
+      '0',
+      'SNOWFLAKE_WORKER_BITS',
+      '10',
+      (c: ReturnType<typeof load>['config']) => [c.layout.datacenterBits, c.layout.workerBits],
+      [0, 10],
+    ],
+  ] as const)(
+    'GIVEN %s=%s and %s=%s summing to 63 THEN the layout is accepted',
+    (a, av, b, bv, get, expected) => {
+      expect(get(load({ [a]: av, [b]: bv }).config)).toEqual(expected);
+    },
+  );
+
+  it.each([
+    ['SNOWFLAKE_TIMESTAMP_BITS', ['0', '64']],
+    ['SNOWFLAKE_DATACENTER_BITS', ['32', '-1']],
+    ['SNOWFLAKE_WORKER_BITS', ['32', 'five']],
+    ['SNOWFLAKE_SEQUENCE_BITS', ['32', '']],
+  ] as const)('GIVEN %s out of range THEN boot fails naming it', (name, bads) => {
+    for (const bad of bads) expect(errorOf({ [name]: bad })).toContain(`${name}=${JSON.stringify(bad)}`);
+  });
+
+  it('GIVEN worker 32 with 5 worker bits THEN it is an error, not a mask', () => {
+    expect(errorOf({ SNOWFLAKE_WORKER_ID: '32' })).toContain(
+      'SNOWFLAKE_WORKER_ID="32": must be an integer from 0 to 31',
+    );
+  });
+
+  it('GIVEN worker 32 with 6 worker bits THEN it is accepted', () => {
+    const { config } = load({
+      SNOWFLAKE_WORKER_ID: '32',
+      SNOWFLAKE_WORKER_BITS: '6',
+      SNOWFLAKE_SEQUENCE_BITS: '11',
+    });
+    expect(config.node.workerId).toBe(32);
+  });
+
+  it('GIVEN datacenter 4 with 2 datacenter bits THEN the message names both variables', () => {
+    const message = errorOf({
+      SNOWFLAKE_DATACENTER_ID: '4',
+      SNOWFLAKE_DATACENTER_BITS: '2',
+      SNOWFLAKE_TIMESTAMP_BITS: '44',
+    });
+    expect(message).toContain(
+      'SNOWFLAKE_DATACENTER_ID="4": must be an integer from 0 to 3 (SNOWFLAKE_DATACENTER_BITS=2)',
+    );
+  });
+
+  it('GIVEN bits that do not sum to 63 THEN boot fails saying so', () => {
+    expect(errorOf({ SNOWFLAKE_SEQUENCE_BITS: '13' })).toContain(
+      'SNOWFLAKE_TIMESTAMP_BITS + SNOWFLAKE_DATACENTER_BITS + SNOWFLAKE_WORKER_BITS + SNOWFLAKE_SEQUENCE_BITS must sum to 63; got 41 + 5 + 5 + 13 = 64',
+    );
+  });
+
+  it('GIVEN an epoch in the future THEN boot fails', () => {
+    expect(errorOf({ SNOWFLAKE_EPOCH: '2027-01-01T00:00:00Z' })).toMatch(
+      /SNOWFLAKE_EPOCH=.*must not be in the future/,
+    );
+  });
+
+  it('GIVEN a layout whose ID range already ended THEN boot fails', () => {
+    const message = errorOf({
+      SNOWFLAKE_EPOCH: '2020-01-01T00:00:00Z',
+      SNOWFLAKE_TIMESTAMP_BITS: '30',
+      SNOWFLAKE_SEQUENCE_BITS: '23',
+    });
+    expect(message).toMatch(/ID range ended at 2020-01-13T10:15:41.824Z/);
+  });
+
+  it('GIVEN a layout running past year 9999 THEN boot fails', () => {
+    expect(errorOf({ SNOWFLAKE_TIMESTAMP_BITS: '51', SNOWFLAKE_SEQUENCE_BITS: '2' })).toMatch(
+      /past year 9999/,
+    );
+  });
+
+  it('GIVEN several bad variables THEN every one is reported at once', () => {
+    const message = errorOf({
+      SNOWFLAKE_WORKER_ID: 'x',
+      SNOWFLAKE_LOG_LEVEL: 'loud',
+      SNOWFLAKE_MAX_BATCH_SIZE: '0',
+    });
+    expect(message).toContain('SNOWFLAKE_WORKER_ID');
+    expect(message).toContain('SNOWFLAKE_LOG_LEVEL');
+    expect(message).toContain('SNOWFLAKE_MAX_BATCH_SIZE');
+  });
+
+  it('GIVEN an unknown SNOWFLAKE_ variable THEN it warns (possible typo) but ignores Kubernetes service variables', () => {
+    const { warnings } = load({
+      SNOWFLAKE_WORKERID: '3',
+      SNOWFLAKE_SERVICE_HOST: '10.0.0.1',
+      SNOWFLAKE_PORT: 'tcp://x',
+    });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('SNOWFLAKE_WORKERID');
+  });
+});
+
+describe('helpText', () => {
+  it('lists every variable with its default', () => {
+    const text = helpText();
+    expect(VARIABLE_DOCS.length).toBeGreaterThanOrEqual(14);
+    for (const doc of VARIABLE_DOCS) {
+      expect(text).toContain(doc.name);
+      expect(text).toContain(doc.defaultValue);
+    }
+  });
+});
+
+describe('README configuration table', () => {
+  it('documents every variable with its default', () => {
+    const readme = fs.readFileSync(path.join(__dirname, '../../README.md'), 'utf8');
+    const escape = (v: string) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    for (const doc of VARIABLE_DOCS) {
+      expect(readme).toMatch(
+        new RegExp(
+          String.raw`\|\s*` +
+            '`' +
+            escape(doc.name) +
+            '`' +
+            String.raw`\s*\|\s*` +
+            '`' +
+            escape(doc.defaultValue) +
+            '`',
+        ),
+      );
+    }
+  });
+});
