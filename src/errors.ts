@@ -12,7 +12,15 @@ export type ErrorCode =
   | 'CLOCK_MOVED_BACKWARDS'
   | 'TIME_OVERFLOW'
   | 'SHUTTING_DOWN'
-  | 'CANCELLED';
+  | 'CANCELLED'
+  | 'CLOCK_SKEW'
+  | 'RESERVATION_UNAVAILABLE'
+  | 'STARTING'
+  | 'STATE_FILE_INVALID'
+  | 'STATE_DIR_LOCKED'
+  | 'WORKER_IDS_EXHAUSTED'
+  | 'WORKER_LEASE_LOST'
+  | 'COORDINATION_FAILED';
 
 /** Base class of every error this service raises on purpose; `code` is stable, `message` is for humans. */
 export class SnowflakeError extends Error {
@@ -25,6 +33,12 @@ export class SnowflakeError extends Error {
     this.code = code;
   }
 }
+
+/**
+ * The service cannot guarantee uniqueness right now and refuses to issue IDs (gRPC UNAVAILABLE, health
+ * NOT_SERVING) until the condition clears.
+ */
+export class RefusalError extends SnowflakeError {}
 
 /** A bit layout, epoch or time unit that cannot describe valid IDs (raised at boot). */
 export class InvalidLayoutError extends SnowflakeError {
@@ -65,7 +79,7 @@ export class MalformedRequestError extends SnowflakeError {
 }
 
 /** The clock is further behind the last issued timestamp than the configured bound allows waiting for. */
-export class ClockMovedBackwardsError extends SnowflakeError {
+export class ClockMovedBackwardsError extends RefusalError {
   /** How far behind the last issued timestamp the clock is, in ms. */
   readonly behindMs: number;
 
@@ -80,14 +94,14 @@ export class ClockMovedBackwardsError extends SnowflakeError {
 }
 
 /** The timestamp field cannot represent the current time: the layout's lifetime is over. */
-export class TimeOverflowError extends SnowflakeError {
+export class TimeOverflowError extends RefusalError {
   constructor(message: string) {
     super('TIME_OVERFLOW', message);
   }
 }
 
 /** The server is draining and issues no more IDs. */
-export class ShuttingDownError extends SnowflakeError {
+export class ShuttingDownError extends RefusalError {
   constructor() {
     super('SHUTTING_DOWN', 'server is shutting down; retry on another instance');
   }
@@ -97,6 +111,41 @@ export class ShuttingDownError extends SnowflakeError {
 export class CancelledError extends SnowflakeError {
   constructor() {
     super('CANCELLED', 'call cancelled while waiting for the next tick');
+  }
+}
+
+/** The wall clock disagrees with the monotonic ID time base by more than SNOWFLAKE_MAX_CLOCK_SKEW_MS. */
+export class ClockSkewError extends RefusalError {
+  constructor(message: string) {
+    super('CLOCK_SKEW', message);
+  }
+}
+
+/** The timestamp reservation could not be persisted, so IDs past it cannot be issued. */
+export class ReservationUnavailableError extends RefusalError {
+  constructor(message: string) {
+    super('RESERVATION_UNAVAILABLE', message);
+  }
+}
+
+/** The service is still starting (e.g. waiting for the clock to pass the persisted reservation). */
+export class StartingError extends RefusalError {
+  constructor(message: string) {
+    super('STARTING', message);
+  }
+}
+
+/** The state file is unreadable, corrupt, or was written for another layout or node (raised at boot). */
+export class StateFileError extends SnowflakeError {
+  constructor(message: string) {
+    super('STATE_FILE_INVALID', message);
+  }
+}
+
+/** Another live process holds the state directory's lock (raised at boot). */
+export class StateDirLockedError extends SnowflakeError {
+  constructor(message: string) {
+    super('STATE_DIR_LOCKED', message);
   }
 }
 
@@ -110,6 +159,14 @@ const GRPC_STATUS: Record<ErrorCode, status> = {
   TIME_OVERFLOW: status.UNAVAILABLE,
   SHUTTING_DOWN: status.UNAVAILABLE,
   CANCELLED: status.CANCELLED,
+  CLOCK_SKEW: status.UNAVAILABLE,
+  RESERVATION_UNAVAILABLE: status.UNAVAILABLE,
+  STARTING: status.UNAVAILABLE,
+  STATE_FILE_INVALID: status.FAILED_PRECONDITION,
+  STATE_DIR_LOCKED: status.FAILED_PRECONDITION,
+  WORKER_IDS_EXHAUSTED: status.UNAVAILABLE,
+  WORKER_LEASE_LOST: status.UNAVAILABLE,
+  COORDINATION_FAILED: status.UNAVAILABLE,
 };
 
 /** A gRPC status code and message for the wire. */
@@ -129,4 +186,26 @@ export function toGrpcStatus(err: unknown): GrpcStatus {
     return { code: GRPC_STATUS[err.code], details: `${err.code}: ${err.message}` };
   }
   return { code: status.INTERNAL, details: 'INTERNAL: unexpected server error (logged)' };
+}
+
+/** Every worker ID of the datacenter is held by another live instance, so no worker ID can be claimed. */
+export class WorkerIdsExhaustedError extends SnowflakeError {
+  constructor(message: string) {
+    super('WORKER_IDS_EXHAUSTED', message);
+  }
+}
+
+/** The worker-ID lease is gone (expired, revoked or its key taken over): this node ID may not be used. */
+export class WorkerLeaseLostError extends SnowflakeError {
+  constructor(message: string) {
+    super('WORKER_LEASE_LOST', message);
+  }
+}
+
+/** The coordinator (etcd) could not be reached in time, or answered with data this service cannot use. */
+export class CoordinationError extends SnowflakeError {
+  constructor(message: string, cause?: unknown) {
+    super('COORDINATION_FAILED', message);
+    if (cause !== undefined) this.cause = cause;
+  }
 }

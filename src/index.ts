@@ -13,3 +13,10 @@ export {
 export { IdCodec, MAX_ID, formatRfc3339, type DecodedId, type IdFields, type NodeId } from './core/codec';
 export { DEFAULT_LAYOUT, checkLayout, layoutEndMs, type Layout } from './core/layout';
 export { SnowflakeError, type ErrorCode } from './errors';
+export { createIdClient, type IdClient, type DecodeResult, type ServerInfo } from './client/id-client';
+export { IdClientError, type ClientErrorCode, type AttemptFailure } from './client/errors';
+export type { IdClientOptions, RetryOptions, PrefetchOptions } from './client/options';
+export type { BalancingPolicy } from './client/balancer';
+export type { IdClientHooks, AttemptEvent, RetryEvent, RefillEvent, ExpiredEvent } from './client/hooks';
+export { checkHealth, type HealthCheckOptions, type ServingStatus } from './client/health-check';
+export { parseIdText, UINT64_MAX } from './client/id-text';

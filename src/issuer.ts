@@ -1,4 +1,4 @@
-import { CancelledError, ClockMovedBackwardsError, TimeOverflowError, type SnowflakeError } from './errors';
+import { CancelledError, RefusalError } from './errors';
 import type { Generator } from './core/generator';
 
 /** How the issuer waits without blocking the event loop; injected so tests can drive a fake clock. */
@@ -22,13 +22,19 @@ export interface IssuerEvents {
   /** `count` IDs were handed out (counted when granted, even if the caller then goes away). */
   issued?(count: number): void;
   /** The issuer refused to issue IDs (`available` false) or can issue again (`available` true). */
-  availabilityChanged?(available: boolean, reason: SnowflakeError | undefined): void;
+  availabilityChanged?(available: boolean, reason: RefusalError | undefined): void;
+  /** A call was refused with `err` (every refusal, for the refusals metric). */
+  refused?(err: RefusalError): void;
 }
 
 /** Tuning for {@link IdIssuer}. */
 export interface IssuerOptions {
   /** How often to re-check the clock while refusing, in ms. Default 100. */
   readonly recoveryCheckMs?: number;
+  /** Refusal that applies before the generator is asked (e.g. still starting, lease lost); checked on every call. */
+  readonly gate?: () => RefusalError | undefined;
+  /** Called when the generator reaches the reservation ceiling; resolves once it is extended, rejects with a RefusalError otherwise. */
+  readonly extendReservation?: () => Promise<void>;
 }
 
 /**
@@ -40,6 +46,8 @@ export class IdIssuer {
   private readonly scheduler: Scheduler;
   private readonly events: IssuerEvents;
   private readonly recoveryCheckMs: number;
+  private readonly gate: () => RefusalError | undefined;
+  private readonly extendReservation: () => Promise<void>;
   private refusing = false;
   private recoveryTimer: NodeJS.Timeout | undefined;
 
@@ -53,6 +61,8 @@ export class IdIssuer {
     this.scheduler = scheduler;
     this.events = events;
     this.recoveryCheckMs = options.recoveryCheckMs ?? 100;
+    this.gate = options.gate ?? (() => undefined);
+    this.extendReservation = options.extendReservation ?? (() => Promise.resolve());
   }
 
   /** True unless the last attempt was refused and the clock has not recovered since. */
@@ -60,7 +70,7 @@ export class IdIssuer {
     return !this.refusing;
   }
 
-  /** One new ID. Rejects with ClockMovedBackwardsError or TimeOverflowError when it must refuse. */
+  /** One new ID. Rejects with a {@link RefusalError} when it must refuse. */
   async next(isCancelled: () => boolean = never): Promise<bigint> {
     const ids = await this.batch(1, isCancelled);
     return ids[0] as bigint;
@@ -76,7 +86,8 @@ export class IdIssuer {
     while (filled < count) {
       const grant = this.allocate(count - filled);
       if (grant.kind === 'wait') {
-        await this.scheduler.sleep(grant.ms);
+        if (grant.reason === 'reservation') await this.refuseOnError(this.extendReservation());
+        else await this.scheduler.sleep(grant.ms);
         if (isCancelled()) throw new CancelledError();
         continue;
       }
@@ -95,16 +106,33 @@ export class IdIssuer {
 
   private allocate(max: number): ReturnType<Generator['allocate']> {
     try {
+      const blocked = this.gate();
+      if (blocked !== undefined) throw blocked;
       const grant = this.generator.allocate(max);
       if (this.refusing) this.setRefusing(undefined);
       return grant;
     } catch (err) {
-      if (err instanceof ClockMovedBackwardsError || err instanceof TimeOverflowError) this.setRefusing(err);
+      this.noteRefusal(err);
       throw err;
     }
   }
 
-  private setRefusing(reason: ClockMovedBackwardsError | TimeOverflowError | undefined): void {
+  private async refuseOnError(work: Promise<void>): Promise<void> {
+    try {
+      await work;
+    } catch (err) {
+      this.noteRefusal(err);
+      throw err;
+    }
+  }
+
+  private noteRefusal(err: unknown): void {
+    if (!(err instanceof RefusalError)) return;
+    this.events.refused?.(err);
+    this.setRefusing(err);
+  }
+
+  private setRefusing(reason: RefusalError | undefined): void {
     const refusing = reason !== undefined;
     if (refusing === this.refusing) return;
     this.refusing = refusing;
@@ -117,7 +145,7 @@ export class IdIssuer {
     this.recoveryTimer = setTimeout(() => {
       this.recoveryTimer = undefined;
       if (!this.refusing) return;
-      if (this.generator.probe() === undefined) this.setRefusing(undefined);
+      if ((this.gate() ?? this.generator.probe()) === undefined) this.setRefusing(undefined);
       else this.scheduleRecoveryCheck();
     }, this.recoveryCheckMs);
     this.recoveryTimer.unref();

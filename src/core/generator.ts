@@ -1,4 +1,4 @@
-import { ClockMovedBackwardsError, TimeOverflowError } from '../errors';
+import { ClockMovedBackwardsError, RefusalError, TimeOverflowError } from '../errors';
 import type { Clock } from './clock';
 import { type IdCodec, type NodeId } from './codec';
 import { fieldMax, layoutEndMs } from './layout';
@@ -17,9 +17,13 @@ export interface Allocation {
 /** Why {@link Generator.allocate} granted nothing, and how long to wait before asking again. */
 export interface Wait {
   readonly kind: 'wait';
-  /** `sequence_exhausted`: this tick's sequence is used up. `clock_behind`: the clock reads before the last issued tick. */
-  readonly reason: 'sequence_exhausted' | 'clock_behind';
-  /** Time until the condition can clear, in ms (> 0, may be fractional). */
+  /**
+   * `sequence_exhausted`: this tick's sequence is used up. `clock_behind`: the clock reads before the
+   * last issued tick. `reservation`: the tick is at or past the persisted reservation ceiling (see
+   * {@link Generator.setCeiling}); wait until the reservation is extended.
+   */
+  readonly reason: 'sequence_exhausted' | 'clock_behind' | 'reservation';
+  /** Time until the condition can clear, in ms (> 0, may be fractional; 0 for `reservation`: unknown). */
   readonly ms: number;
 }
 
@@ -57,6 +61,7 @@ export class Generator {
   private nextSequence = 0;
   private lastObservedTick = -Infinity;
   private exhaustedTick = -1;
+  private ceilingTick = Infinity;
 
   constructor(
     codec: IdCodec,
@@ -74,9 +79,37 @@ export class Generator {
     this.maxTick = fieldMax(codec.layout.timestampBits);
   }
 
-  /** The highest tick issued so far, or −1 before the first ID. */
+  /** The highest tick issued so far, or −1 before the first ID (or the floor − 1 after {@link restoreFloor}). */
   get lastIssuedTick(): number {
     return this.lastTick;
+  }
+
+  /**
+   * Never issue an ID whose timestamp (start of its tick) is before `floorMs` (Unix ms): used at start
+   * with the reservation persisted by an earlier run, so every new ID is greater than every old one.
+   * Call before the first allocation.
+   */
+  restoreFloor(floorMs: number): void {
+    const { epochMs, timeUnitMs } = this.codec.layout;
+    const floorTick = Math.max(0, Math.ceil((floorMs - epochMs) / timeUnitMs));
+    if (floorTick - 1 > this.lastTick) {
+      this.lastTick = floorTick - 1;
+      this.nextSequence = this.maxSequence + 1;
+    }
+  }
+
+  /**
+   * Never issue an ID whose timestamp (start of its tick) is at or after `ceilingMs` (Unix ms): the
+   * reservation persisted so far. Allocations past it answer a `reservation` {@link Wait}.
+   */
+  setCeiling(ceilingMs: number): void {
+    const { epochMs, timeUnitMs } = this.codec.layout;
+    this.ceilingTick = Math.ceil((ceilingMs - epochMs) / timeUnitMs);
+  }
+
+  /** Unix ms just past the last issued tick: persisting this as the reservation covers every issued ID. */
+  get issuedUntilMs(): number {
+    return this.startOfTick(this.lastTick + 1);
   }
 
   /**
@@ -93,6 +126,7 @@ export class Generator {
     this.lastObservedTick = tick;
 
     if (tick > this.lastTick) {
+      if (tick >= this.ceilingTick) return { kind: 'wait', reason: 'reservation', ms: 0 };
       this.lastTick = tick;
       this.nextSequence = 0;
     } else if (tick < this.lastTick) {
@@ -118,17 +152,18 @@ export class Generator {
   }
 
   /**
-   * Reads the clock and returns the error {@link allocate} would throw now, or undefined when IDs can
-   * be issued (possibly after a short wait). Grants nothing.
+   * Reads the clock and returns the refusal {@link allocate} would throw now (clock behind beyond the
+   * bound, time range over, clock refusing), or undefined when IDs can be issued, possibly after a short
+   * wait. Grants nothing.
    */
-  probe(): ClockMovedBackwardsError | TimeOverflowError | undefined {
-    const now = this.clock.nowMs();
+  probe(): RefusalError | undefined {
     try {
+      const now = this.clock.nowMs();
       const tick = this.tickAt(now);
       if (tick < this.lastTick) this.behindMs(now);
       return undefined;
     } catch (err) {
-      if (err instanceof ClockMovedBackwardsError || err instanceof TimeOverflowError) return err;
+      if (err instanceof RefusalError) return err;
       throw err;
     }
   }

@@ -1,0 +1,152 @@
+import { status } from '@grpc/grpc-js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelayMs, type BackoffOptions } from './backoff';
+import type { Balancer } from './balancer';
+import { attemptFailure, IdClientError, statusName, terminalError, type AttemptFailure } from './errors';
+import { fire, type IdClientHooks } from './hooks';
+import type { UnaryCaller, UnaryMethod } from './transport';
+
+/** Limits of one call across servers. */
+export interface FailoverOptions {
+  /** Deadline of a whole call (every attempt and every wait), in ms; 1…600,000. */
+  readonly timeoutMs: number;
+  /** Deadline of one attempt, in ms, capped by what is left of timeoutMs; 1…600,000. */
+  readonly attemptTimeoutMs: number;
+  /** Most attempts per call, counting the first; 1…100. */
+  readonly maxAttempts: number;
+  /** Wait between rounds over the addresses. */
+  readonly backoff: BackoffOptions;
+}
+
+/**
+ * Statuses after which another attempt may succeed: UNAVAILABLE (connection refused, unreachable, or the
+ * server cannot guarantee uniqueness right now) and DEADLINE_EXCEEDED of one attempt (a hung server).
+ * Retrying an ID call is safe: a lost answer leaves a gap, never a duplicate.
+ */
+const RETRYABLE: ReadonlySet<status> = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]);
+
+/**
+ * Runs one unary call with failover: tries the addresses in the {@link Balancer}'s order, moves on at
+ * once after a retryable failure, and waits (exponential backoff with jitter) only before going round
+ * the addresses again. Never retries INVALID_ARGUMENT or other statuses. Rejects with
+ * {@link IdClientError} only.
+ */
+export class FailoverCaller {
+  private readonly transport: UnaryCaller;
+  private readonly balancer: Balancer;
+  private readonly options: FailoverOptions;
+  private readonly hooks: IdClientHooks;
+  private readonly signal: AbortSignal;
+  private readonly random: () => number;
+  private readonly now: () => number;
+
+  /**
+   * `signal` aborts every call (the client closing); `random` (uniform in [0, 1)) drives jitter; `now`
+   * is a monotonic ms clock.
+   */
+  constructor(
+    transport: UnaryCaller,
+    balancer: Balancer,
+    options: FailoverOptions,
+    hooks: IdClientHooks,
+    signal: AbortSignal,
+    random: () => number = Math.random,
+    now: () => number = () => performance.now(),
+  ) {
+    this.transport = transport;
+    this.balancer = balancer;
+    this.options = options;
+    this.hooks = hooks;
+    this.signal = signal;
+    this.random = random;
+    this.now = now;
+  }
+
+  /** Calls `method` (named `name` in hooks and errors) and resolves with the answer and who gave it. */
+  async call<Req, Res>(
+    name: string,
+    method: UnaryMethod<Req, Res>,
+    request: Req,
+  ): Promise<{ value: Res; address: string }> {
+    const { timeoutMs, attemptTimeoutMs, maxAttempts, backoff } = this.options;
+    const started = this.now();
+    const deadlineAt = started + timeoutMs;
+    const order = this.balancer.order(started);
+    const failures: AttemptFailure[] = [];
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      if (attempt > 0 && attempt % order.length === 0) {
+        const delayMs = backoffDelayMs(attempt / order.length - 1, backoff, this.random);
+        if (this.now() + delayMs >= deadlineAt) break;
+        fire(this.hooks.onRetry, { method: name, failedAttempts: failures.length, delayMs });
+        await this.wait(delayMs, failures);
+      }
+      const remainingMs = deadlineAt - this.now();
+      if (remainingMs <= 0) break;
+      if (this.closed()) throw closedError(failures);
+      const address = order[attempt % order.length] as string;
+      const sentAt = this.now();
+      try {
+        const deadline = new Date(Date.now() + Math.min(remainingMs, attemptTimeoutMs));
+        const value = await this.transport.unary(address, method, request, deadline, this.signal);
+        fire(this.hooks.onAttempt, { method: name, address, code: 'OK', durationMs: this.now() - sentAt });
+        this.balancer.succeeded(address);
+        return { value, address };
+      } catch (err) {
+        const failure = attemptFailure(address, err);
+        fire(this.hooks.onAttempt, {
+          method: name,
+          address,
+          code: statusName(failure.grpcCode),
+          durationMs: this.now() - sentAt,
+        });
+        failures.push(failure);
+        if (this.closed()) throw closedError(failures);
+        if (!RETRYABLE.has(failure.grpcCode)) throw terminalError(failure, failures);
+        this.balancer.failed(address, this.now());
+      }
+    }
+    throw exhaustedError(name, failures, this.now() - started, timeoutMs);
+  }
+
+  private closed(): boolean {
+    return this.signal.aborted;
+  }
+
+  private async wait(ms: number, failures: readonly AttemptFailure[]): Promise<void> {
+    try {
+      await sleep(ms, undefined, { signal: this.signal });
+    } catch {
+      throw closedError(failures);
+    }
+  }
+}
+
+function closedError(failures: readonly AttemptFailure[]): IdClientError {
+  return new IdClientError('CLIENT_CLOSED', 'the ID client was closed', { attempts: failures });
+}
+
+function exhaustedError(
+  name: string,
+  failures: readonly AttemptFailure[],
+  elapsedMs: number,
+  timeoutMs: number,
+): IdClientError {
+  const last = failures.at(-1);
+  // Only when no server refused: a last attempt cut short by the call deadline is no news.
+  const timedOut = failures.length > 0 && failures.every((f) => f.grpcCode === status.DEADLINE_EXCEEDED);
+  const perAddress = new Map<string, AttemptFailure>();
+  for (const f of failures) perAddress.set(f.address, f);
+  const summary = [...perAddress.values()]
+    // grpc-js ends connection errors with an empty "Resolution note:"; it only adds noise here.
+    .map((f) => `${f.address}: ${statusName(f.grpcCode)} ${f.details.replace(/\s*Resolution note:\s*$/, '')}`)
+    .join('; ');
+  const what = timedOut
+    ? 'no server answered in time'
+    : 'every server refused, was unreachable or did not answer in time';
+  return new IdClientError(
+    timedOut ? 'DEADLINE_EXCEEDED' : 'ALL_SERVERS_UNAVAILABLE',
+    `${name}: ${what} (${failures.length} attempt${failures.length === 1 ? '' : 's'} in ${Math.round(elapsedMs)} ms, ` +
+      `deadline ${timeoutMs} ms)${summary === '' ? '' : `; last errors: ${summary}`}`,
+    { grpcCode: last?.grpcCode, serverCode: last?.serverCode, attempts: failures },
+  );
+}

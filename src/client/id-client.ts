@@ -1,0 +1,207 @@
+import { snowflakeProto } from '../grpc/proto';
+import { Balancer } from './balancer';
+import { IdClientError } from './errors';
+import { FailoverCaller } from './failover';
+import { UINT64_MAX } from './id-text';
+import { resolveClientOptions, type IdClientOptions } from './options';
+import { PrefetchPool } from './prefetch-pool';
+import { Transport } from './transport';
+
+/** An ID split into its fields by a server (DecodeId). */
+export interface DecodeResult {
+  /** The ID that was decoded. */
+  readonly id: bigint;
+  /** The ID's timestamp in ms since the Unix epoch (a safe integer: layouts end before year 10000). */
+  readonly timestampMs: number;
+  /** `timestampMs` as RFC 3339 UTC with milliseconds, e.g. `2024-05-01T12:00:00.000Z`. */
+  readonly timestamp: string;
+  /** The datacenter ID field. */
+  readonly datacenterId: number;
+  /** The worker ID field. */
+  readonly workerId: number;
+  /** The sequence field: the ID's position among its worker's IDs of one time unit. */
+  readonly sequence: number;
+}
+
+/** One server's layout, node IDs and limits (GetInfo). */
+export interface ServerInfo {
+  /** The `host:port` that answered. */
+  readonly address: string;
+  /** The layout's epoch in ms since the Unix epoch. */
+  readonly epochMs: number;
+  /** Width of the timestamp field in bits. */
+  readonly timestampBits: number;
+  /** Width of the datacenter ID field in bits. */
+  readonly datacenterBits: number;
+  /** Width of the worker ID field in bits. */
+  readonly workerBits: number;
+  /** Width of the sequence field in bits. */
+  readonly sequenceBits: number;
+  /** Length of one timestamp unit in ms. */
+  readonly timeUnitMs: number;
+  /** The datacenter ID this server stamps into its IDs. */
+  readonly datacenterId: number;
+  /** The worker ID this server stamps into its IDs. */
+  readonly workerId: number;
+  /** The largest count its BatchIds accepts. */
+  readonly maxBatchSize: number;
+}
+
+/** A client of one or more snowflake ID servers. Every method rejects with {@link IdClientError} only. */
+export interface IdClient {
+  /**
+   * One new ID. With prefetch on (the default) it usually comes from the client's buffer without a round
+   * trip; IDs are unique but, drawn from batches of several servers, not ordered across calls.
+   * With `prefetch.maxAgeMs: 0` it is one NextId call.
+   */
+  nextId(): Promise<bigint>;
+  /**
+   * `count` new IDs from one BatchIds call on one server, strictly ascending. `count` must be an integer
+   * from 1 to the server's max_batch_size (default 10,000); otherwise `INVALID_ARGUMENT` (not retried).
+   */
+  batch(count: number): Promise<bigint[]>;
+  /** The fields of `id` by a server's layout (DecodeId); `id` must be 0…2^64 − 1, and the server refuses bit 63 set. */
+  decode(id: bigint): Promise<DecodeResult>;
+  /** The layout, node IDs and limits of the server that answers. */
+  info(): Promise<ServerInfo>;
+  /**
+   * Closes every connection, cancels calls in flight and drops buffered IDs; pending and later calls
+   * reject with `CLIENT_CLOSED`. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/** Largest count a BatchIds request can carry (uint32 on the wire). */
+const MAX_WIRE_COUNT = 2 ** 32 - 1;
+
+/**
+ * Creates a client for the servers in `options.addresses` with failover, retries and an ID buffer; no
+ * connection is made before the first call. Throws {@link IdClientError} `INVALID_OPTIONS` for an option
+ * out of range.
+ */
+export function createIdClient(options: IdClientOptions): IdClient {
+  const o = resolveClientOptions(options);
+  const abort = new AbortController();
+  const transport = new Transport(o.credentials, o.channelOptions);
+  const caller = new FailoverCaller(
+    transport,
+    new Balancer(o.addresses, o.policy, o.cooldownMs),
+    {
+      timeoutMs: o.timeoutMs,
+      attemptTimeoutMs: o.attemptTimeoutMs,
+      maxAttempts: o.maxAttempts,
+      backoff: o.backoff,
+    },
+    o.hooks,
+    abort.signal,
+  );
+  const methods = snowflakeProto().IdGenerator.service;
+  const closedError = () => new IdClientError('CLIENT_CLOSED', 'the ID client was closed');
+
+  const fetchBatch = async (count: number): Promise<bigint[]> => {
+    const { value, address } = await caller.call('BatchIds', methods.BatchIds, { count });
+    if (value.ids.length !== count) {
+      throw new IdClientError(
+        'INVALID_RESPONSE',
+        `${address} returned ${value.ids.length} IDs for BatchIds(count=${count})`,
+      );
+    }
+    return value.ids.map((text) => wireUint64(text, address, 'BatchIds id'));
+  };
+
+  const pool =
+    o.maxAgeMs > 0
+      ? new PrefetchPool(
+          { bufferSize: o.bufferSize, lowWaterMark: o.lowWaterMark, maxAgeMs: o.maxAgeMs },
+          { fetch: fetchBatch, now: o.clock, onRefill: o.hooks.onRefill, onExpired: o.hooks.onExpired },
+        )
+      : undefined;
+
+  /** Runs `fn` unless closed; async so that a synchronous throw in `fn` becomes a rejection. */
+  const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (abort.signal.aborted) throw closedError();
+    return fn();
+  };
+
+  return {
+    nextId: () =>
+      guard(async () => {
+        if (pool !== undefined) return pool.take();
+        const { value, address } = await caller.call('NextId', methods.NextId, {});
+        return wireUint64(value.id, address, 'NextId id');
+      }),
+
+    batch: (count) =>
+      guard(() => {
+        if (!Number.isInteger(count) || count < 1 || count > MAX_WIRE_COUNT) {
+          throw new IdClientError(
+            'INVALID_ARGUMENT',
+            `batch count must be an integer from 1 to the server's max_batch_size; got ${String(count)}`,
+          );
+        }
+        return fetchBatch(count);
+      }),
+
+    decode: (id) =>
+      guard(async () => {
+        if (typeof id !== 'bigint' || id < 0n || id > UINT64_MAX) {
+          throw new IdClientError(
+            'INVALID_ARGUMENT',
+            `decode takes a bigint from 0 to ${UINT64_MAX}; got ${String(id)}`,
+          );
+        }
+        const { value, address } = await caller.call('DecodeId', methods.DecodeId, { id: id.toString() });
+        return {
+          id: wireUint64(value.id, address, 'DecodeId id'),
+          timestampMs: wireSafeInteger(value.timestamp_ms, address, 'DecodeId timestamp_ms'),
+          timestamp: value.timestamp,
+          datacenterId: value.datacenter_id,
+          workerId: value.worker_id,
+          sequence: value.sequence,
+        };
+      }),
+
+    info: () =>
+      guard(async () => {
+        const { value, address } = await caller.call('GetInfo', methods.GetInfo, {});
+        return {
+          address,
+          epochMs: wireSafeInteger(value.epoch_ms, address, 'GetInfo epoch_ms'),
+          timestampBits: value.timestamp_bits,
+          datacenterBits: value.datacenter_bits,
+          workerBits: value.worker_bits,
+          sequenceBits: value.sequence_bits,
+          timeUnitMs: value.time_unit_ms,
+          datacenterId: value.datacenter_id,
+          workerId: value.worker_id,
+          maxBatchSize: value.max_batch_size,
+        };
+      }),
+
+    close() {
+      if (!abort.signal.aborted) {
+        abort.abort();
+        pool?.close(closedError());
+        transport.close();
+      }
+      return Promise.resolve();
+    },
+  };
+}
+
+/** A 64-bit field as proto-loader delivers it (decimal text) turned into a bigint, never a number. */
+function wireUint64(text: string, address: string, field: string): bigint {
+  if (!/^[0-9]+$/.test(text)) {
+    throw new IdClientError('INVALID_RESPONSE', `${address} sent ${field} ${JSON.stringify(text)}`);
+  }
+  return BigInt(text);
+}
+
+/** A 64-bit field that holds ms since the Unix epoch, as a number (checked to be a safe integer). */
+function wireSafeInteger(text: string, address: string, field: string): number {
+  const n = Number(wireUint64(text, address, field));
+  if (!Number.isSafeInteger(n)) {
+    throw new IdClientError('INVALID_RESPONSE', `${address} sent ${field} ${text}, beyond 2^53 − 1`);
+  }
+  return n;
+}

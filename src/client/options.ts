@@ -1,0 +1,170 @@
+import * as grpc from '@grpc/grpc-js';
+import type { BackoffOptions } from './backoff';
+import type { BalancingPolicy } from './balancer';
+import { IdClientError } from './errors';
+import type { IdClientHooks } from './hooks';
+
+/** Retry behaviour of every call; see {@link IdClientOptions.retry}. */
+export interface RetryOptions {
+  /** Most attempts per call, counting the first, over all addresses; 1…100. Default 6. */
+  readonly maxAttempts?: number;
+  /** Wait before the second round over the addresses, in ms; 0…60,000. Default 50. */
+  readonly initialBackoffMs?: number;
+  /** Longest wait between rounds, in ms; initialBackoffMs…60,000. Default 1,000. */
+  readonly maxBackoffMs?: number;
+  /** Growth of the wait per round; 1…10. Default 2. */
+  readonly multiplier?: number;
+  /** Random spread of each wait, ±jitter × wait; 0…1. Default 0.2. */
+  readonly jitter?: number;
+}
+
+/** The client-side ID buffer behind `nextId()`; see {@link IdClientOptions.prefetch}. */
+export interface PrefetchOptions {
+  /**
+   * IDs the buffer holds when full; each refill is one BatchIds call for the free space, so keep it at
+   * most the servers' max_batch_size (default 10,000). 1…100,000. Default 1,000.
+   */
+  readonly bufferSize?: number;
+  /** A background refill starts when fewer IDs than this remain; 0…bufferSize − 1. Default bufferSize / 2 (rounded down). */
+  readonly lowWaterMark?: number;
+  /**
+   * Buffered IDs older than this many ms (counted from the start of the BatchIds call that fetched them)
+   * are dropped unused. `0` turns the buffer off: every `nextId()` is one NextId call, so each ID's
+   * timestamp is the time of the call. `Infinity` never drops. ≥ 0. Default 5,000.
+   */
+  readonly maxAgeMs?: number;
+}
+
+/** Options of `createIdClient`; only `addresses` is required. */
+export interface IdClientOptions {
+  /** Servers as `host:port` (IPv6 as `[::1]:50051`), distinct, 1…100 of them. */
+  readonly addresses: readonly string[];
+  /** How each call picks its first server. Default `round-robin`. */
+  readonly policy?: BalancingPolicy;
+  /** Deadline of each call including retries and waits, in ms; 1…600,000. Default 5,000. */
+  readonly timeoutMs?: number;
+  /** Deadline of each attempt (so a hung server is left for another one), in ms; 1…600,000. Default 2,000. */
+  readonly attemptTimeoutMs?: number;
+  /** After a failure, a server is tried last by later calls for this long, in ms; 0…600,000. Default 1,000. */
+  readonly cooldownMs?: number;
+  /** Retries on UNAVAILABLE (and connection failures) with exponential backoff and jitter. */
+  readonly retry?: RetryOptions;
+  /** The ID buffer behind `nextId()`. */
+  readonly prefetch?: PrefetchOptions;
+  /** Optional metrics callbacks. */
+  readonly hooks?: IdClientHooks;
+  /** Channel credentials. Default: insecure (plaintext). */
+  readonly credentials?: grpc.ChannelCredentials;
+  /** grpc-js channel options (keepalive, message sizes…), passed through unchanged. */
+  readonly channelOptions?: grpc.ChannelOptions;
+  /** Monotonic clock in ms used to age buffered IDs. Default `performance.now()`; tests inject a fake. */
+  readonly clock?: () => number;
+}
+
+/** {@link IdClientOptions} with every default filled in and every value checked. */
+export interface ResolvedClientOptions {
+  readonly addresses: readonly string[];
+  readonly policy: BalancingPolicy;
+  readonly timeoutMs: number;
+  readonly attemptTimeoutMs: number;
+  readonly cooldownMs: number;
+  readonly maxAttempts: number;
+  readonly backoff: BackoffOptions;
+  readonly bufferSize: number;
+  readonly lowWaterMark: number;
+  readonly maxAgeMs: number;
+  readonly hooks: IdClientHooks;
+  readonly credentials: grpc.ChannelCredentials;
+  readonly channelOptions: grpc.ChannelOptions;
+  readonly clock: () => number;
+}
+
+const ADDRESS_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+/** True for `host:port` (IPv6 host in brackets) with a port from 1 to 65535. */
+export function isAddress(text: string): boolean {
+  const m = ADDRESS_RE.exec(text);
+  return m !== null && Number(m[2]) >= 1 && Number(m[2]) <= 65_535;
+}
+
+/** Fills in defaults and checks every option; throws {@link IdClientError} `INVALID_OPTIONS` naming the first bad one. */
+export function resolveClientOptions(options: IdClientOptions): ResolvedClientOptions {
+  const { addresses } = options;
+  if (addresses.length < 1 || addresses.length > 100) {
+    throw invalid('addresses must list 1 to 100 servers as host:port');
+  }
+  for (const a of addresses) {
+    if (!isAddress(a)) {
+      throw invalid(
+        `addresses: ${JSON.stringify(a)} is not host:port (IPv6 as [::1]:50051, port 1 to 65535)`,
+      );
+    }
+  }
+  if (new Set(addresses).size !== addresses.length) throw invalid('addresses must be distinct');
+  // Checked at run time too: JavaScript callers get no compile-time check.
+  const policy = (options.policy ?? 'round-robin') as string;
+  if (policy !== 'round-robin' && policy !== 'pick-first') {
+    throw invalid(`policy must be round-robin or pick-first; got ${JSON.stringify(policy)}`);
+  }
+  const retry = options.retry ?? {};
+  const prefetch = options.prefetch ?? {};
+  const initialMs = integer('retry.initialBackoffMs', retry.initialBackoffMs, 50, 0, 60_000);
+  const bufferSize = integer('prefetch.bufferSize', prefetch.bufferSize, 1000, 1, 100_000);
+  const maxAgeMs = prefetch.maxAgeMs ?? 5000;
+  if (typeof maxAgeMs !== 'number' || Number.isNaN(maxAgeMs) || maxAgeMs < 0) {
+    throw invalid(`prefetch.maxAgeMs must be a number of ms ≥ 0 (or Infinity); got ${String(maxAgeMs)}`);
+  }
+  return {
+    addresses: [...addresses],
+    policy,
+    timeoutMs: integer('timeoutMs', options.timeoutMs, 5000, 1, 600_000),
+    attemptTimeoutMs: integer('attemptTimeoutMs', options.attemptTimeoutMs, 2000, 1, 600_000),
+    cooldownMs: integer('cooldownMs', options.cooldownMs, 1000, 0, 600_000),
+    maxAttempts: integer('retry.maxAttempts', retry.maxAttempts, 6, 1, 100),
+    backoff: {
+      initialMs,
+      maxMs: integer('retry.maxBackoffMs', retry.maxBackoffMs, Math.max(1000, initialMs), initialMs, 60_000),
+      multiplier: real('retry.multiplier', retry.multiplier, 2, 1, 10),
+      jitter: real('retry.jitter', retry.jitter, 0.2, 0, 1),
+    },
+    bufferSize,
+    lowWaterMark: integer(
+      'prefetch.lowWaterMark',
+      prefetch.lowWaterMark,
+      Math.floor(bufferSize / 2),
+      0,
+      bufferSize - 1,
+    ),
+    maxAgeMs,
+    hooks: options.hooks ?? {},
+    credentials: options.credentials ?? grpc.credentials.createInsecure(),
+    channelOptions: options.channelOptions ?? {},
+    clock: options.clock ?? (() => performance.now()),
+  };
+}
+
+function integer(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw invalid(`${name} must be an integer from ${min} to ${max}; got ${String(v)}`);
+  }
+  return v;
+}
+
+function real(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
+  const v = value ?? fallback;
+  if (typeof v !== 'number' || !(v >= min && v <= max)) {
+    throw invalid(`${name} must be a number from ${min} to ${max}; got ${String(v)}`);
+  }
+  return v;
+}
+
+function invalid(message: string): IdClientError {
+  return new IdClientError('INVALID_OPTIONS', message);
+}

@@ -1,0 +1,39 @@
+import { IdClientError } from '../../src/client/errors';
+import { parseIdText, UINT64_MAX } from '../../src/client/id-text';
+
+describe('parseIdText', () => {
+  it.each([
+    ['0', 0n],
+    ['573478797312139267', 573478797312139267n],
+    ['9223372036854775807', (1n << 63n) - 1n],
+    ['18446744073709551615', UINT64_MAX],
+    ['000042', 42n],
+    // Above 2^53: a trip through a JS number would change the last digits.
+    ['9007199254740993', 9007199254740993n],
+  ])('parses %s exactly', (text, expected) => {
+    expect(parseIdText(text)).toBe(expected);
+  });
+
+  it.each([
+    ['12x', 'decimal digits only'],
+    ['-1', 'decimal digits only'],
+    ['', 'decimal digits only'],
+    [' 1', 'decimal digits only'],
+    ['1e3', 'decimal digits only'],
+    ['0x10', 'decimal digits only'],
+    ['+1', 'decimal digits only'],
+    ['1.0', 'decimal digits only'],
+    ['18446744073709551616', 'larger than 18446744073709551615'],
+    ['99999999999999999999999', 'larger than'],
+  ])('rejects %j as INVALID_ARGUMENT saying why', (text, message) => {
+    let caught: unknown;
+    try {
+      parseIdText(text);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(IdClientError);
+    expect((caught as IdClientError).code).toBe('INVALID_ARGUMENT');
+    expect((caught as IdClientError).message).toContain(message);
+  });
+});

@@ -1,0 +1,91 @@
+import { IdClientError } from '../../src/client/errors';
+import { isAddress, resolveClientOptions, type IdClientOptions } from '../../src/client/options';
+
+const addresses = ['127.0.0.1:50051'];
+
+describe('resolveClientOptions', () => {
+  it('fills in the documented defaults', () => {
+    const o = resolveClientOptions({ addresses });
+    expect(o).toMatchObject({
+      policy: 'round-robin',
+      timeoutMs: 5000,
+      attemptTimeoutMs: 2000,
+      cooldownMs: 1000,
+      maxAttempts: 6,
+      backoff: { initialMs: 50, maxMs: 1000, multiplier: 2, jitter: 0.2 },
+      bufferSize: 1000,
+      lowWaterMark: 500,
+      maxAgeMs: 5000,
+    });
+  });
+
+  it.each<[string, Partial<IdClientOptions>, Record<string, unknown>]>([
+    ['lowWaterMark defaults to half the buffer', { prefetch: { bufferSize: 7 } }, { lowWaterMark: 3 }],
+    ['maxAgeMs 0 is accepted (buffer off)', { prefetch: { maxAgeMs: 0 } }, { maxAgeMs: 0 }],
+    ['maxAgeMs Infinity is accepted', { prefetch: { maxAgeMs: Infinity } }, { maxAgeMs: Infinity }],
+    [
+      'maxBackoffMs follows a larger initialBackoffMs',
+      { retry: { initialBackoffMs: 3000 } },
+      {
+        backoff: { initialMs: 3000, maxMs: 3000, multiplier: 2, jitter: 0.2 },
+      },
+    ],
+    [
+      'IPv6 and host names are addresses',
+      { addresses: ['[::1]:1', 'snowflake-0.snowflake:50051'] },
+      {
+        addresses: ['[::1]:1', 'snowflake-0.snowflake:50051'],
+      },
+    ],
+  ])('%s', (_name, extra, expected) => {
+    expect(resolveClientOptions({ addresses, ...extra })).toMatchObject(expected);
+  });
+
+  it.each<[Partial<IdClientOptions>, string]>([
+    [{ addresses: [] }, 'addresses must list 1 to 100 servers'],
+    [{ addresses: ['localhost'] }, '"localhost" is not host:port'],
+    [{ addresses: ['127.0.0.1:0'] }, 'port 1 to 65535'],
+    [{ addresses: ['127.0.0.1:65536'] }, 'port 1 to 65535'],
+    [{ addresses: ['a:1', 'a:1'] }, 'distinct'],
+    [{ policy: 'random' as 'pick-first' }, 'policy must be round-robin or pick-first'],
+    [{ timeoutMs: 0 }, 'timeoutMs must be an integer from 1 to 600000; got 0'],
+    [{ timeoutMs: 1.5 }, 'timeoutMs must be an integer'],
+    [{ attemptTimeoutMs: 600_001 }, 'attemptTimeoutMs must be an integer from 1 to 600000'],
+    [{ cooldownMs: -1 }, 'cooldownMs must be an integer from 0'],
+    [{ retry: { maxAttempts: 0 } }, 'retry.maxAttempts must be an integer from 1 to 100'],
+    [
+      { retry: { initialBackoffMs: 100, maxBackoffMs: 99 } },
+      'retry.maxBackoffMs must be an integer from 100',
+    ],
+    [{ retry: { multiplier: 0.5 } }, 'retry.multiplier must be a number from 1 to 10'],
+    [{ retry: { jitter: Number.NaN } }, 'retry.jitter must be a number from 0 to 1; got NaN'],
+    [{ prefetch: { bufferSize: 0 } }, 'prefetch.bufferSize must be an integer from 1 to 100000'],
+    [
+      { prefetch: { bufferSize: 10, lowWaterMark: 10 } },
+      'prefetch.lowWaterMark must be an integer from 0 to 9',
+    ],
+    [{ prefetch: { maxAgeMs: -1 } }, 'prefetch.maxAgeMs must be a number of ms ≥ 0'],
+  ])('rejects %j as INVALID_OPTIONS', (extra, message) => {
+    let caught: unknown;
+    try {
+      resolveClientOptions({ addresses, ...extra });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(IdClientError);
+    expect((caught as IdClientError).code).toBe('INVALID_OPTIONS');
+    expect((caught as IdClientError).message).toContain(message);
+  });
+
+  it.each([
+    ['127.0.0.1:50051', true],
+    ['[::1]:50051', true],
+    ['my-host.example:1', true],
+    ['127.0.0.1', false],
+    [':50051', false],
+    ['host:port', false],
+    ['http://host:1', false],
+  ])('isAddress(%j) is %s', (text, expected) => {
+    expect(isAddress(text)).toBe(expected);
+  });
+});
