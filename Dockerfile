@@ -21,12 +21,16 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # --- runtime -------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
-ENV NODE_ENV=production
+ENV NODE_ENV=production \
+    SNOWFLAKE_STATE_DIR=/var/lib/snowflake
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY proto ./proto
+# The timestamp reservation lives here; mount a persistent volume so restarts never repeat IDs.
+RUN mkdir -p /var/lib/snowflake && chown node:node /var/lib/snowflake
+VOLUME ["/var/lib/snowflake"]
 # The image's built-in unprivileged user (uid 1000).
 USER node
 # gRPC (SNOWFLAKE_GRPC_ADDR) and Prometheus /metrics (SNOWFLAKE_METRICS_ADDR).

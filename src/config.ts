@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { z } from 'zod';
 import { InvalidConfigError, InvalidLayoutError } from './errors';
 import {
@@ -35,6 +36,14 @@ export interface Config {
   readonly logLevel: (typeof LOG_LEVELS)[number];
   /** Longest a graceful shutdown may take before in-flight calls are cut, in ms; 1…600,000. */
   readonly shutdownTimeoutMs: number;
+  /** Largest |wall clock − ID time base| served, in ms; 1…3,600,000. */
+  readonly maxClockSkewMs: number;
+  /** Absolute path of the directory holding the state file and its lock. */
+  readonly stateDir: string;
+  /** How far ahead of the clock each persisted timestamp reservation reaches, in ms; 100…60,000. */
+  readonly reservationMs: number;
+  /** Longest the service waits at start for the clock to pass the persisted reservation, in ms; 0…3,600,000. */
+  readonly maxStartupWaitMs: number;
 }
 
 /** One environment variable: its name, default (as text), allowed values and meaning, for --help and the README. */
@@ -185,6 +194,41 @@ const VARIABLES = {
     },
     schema: integer(1, 600_000),
   },
+  SNOWFLAKE_MAX_CLOCK_SKEW_MS: {
+    doc: {
+      defaultValue: '1000',
+      allowed: '1 to 3600000',
+      description:
+        'wall clock vs monotonic ID time base: within this, serve (warn); wall ahead by more, jump forward; wall behind by more, refuse until it catches up',
+    },
+    schema: integer(1, 3_600_000),
+  },
+  SNOWFLAKE_STATE_DIR: {
+    doc: {
+      defaultValue: 'state',
+      allowed: 'a writable directory path (relative to the working directory)',
+      description: 'where the timestamp reservation is persisted (and locked) so restarts never repeat IDs',
+    },
+    schema: text('a directory path').transform((v) => path.resolve(v)),
+  },
+  SNOWFLAKE_RESERVATION_MS: {
+    doc: {
+      defaultValue: '2000',
+      allowed: '100 to 60000',
+      description:
+        'how far ahead of the clock each persisted timestamp reservation reaches (renewed at half)',
+    },
+    schema: integer(100, 60_000),
+  },
+  SNOWFLAKE_MAX_STARTUP_WAIT_MS: {
+    doc: {
+      defaultValue: '60000',
+      allowed: '0 to 3600000',
+      description:
+        'at start, wait (NOT_SERVING) up to this long for the clock to pass the persisted reservation, else exit 1',
+    },
+    schema: integer(0, 3_600_000),
+  },
 } as const satisfies Record<string, Variable>;
 
 type VariableName = keyof typeof VARIABLES;
@@ -285,6 +329,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
       maxClockBackwardsMs: values.SNOWFLAKE_MAX_CLOCK_BACKWARDS_MS,
       logLevel: values.SNOWFLAKE_LOG_LEVEL,
       shutdownTimeoutMs: values.SNOWFLAKE_SHUTDOWN_TIMEOUT_MS,
+      maxClockSkewMs: values.SNOWFLAKE_MAX_CLOCK_SKEW_MS,
+      stateDir: values.SNOWFLAKE_STATE_DIR,
+      reservationMs: values.SNOWFLAKE_RESERVATION_MS,
+      maxStartupWaitMs: values.SNOWFLAKE_MAX_STARTUP_WAIT_MS,
     },
     warnings: Object.keys(env)
       .filter((k) => k.startsWith('SNOWFLAKE_') && !(k in VARIABLES) && !KUBERNETES_SERVICE_VAR.test(k))

@@ -46,6 +46,13 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  try {
+    await server.ready;
+  } catch (err) {
+    logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'failed to start');
+    await server.stop();
+    return 1;
+  }
   return undefined;
 }
 

@@ -13,6 +13,14 @@ export interface Metrics {
   readonly workerInfo: Gauge<'datacenter_id' | 'worker_id'>;
   /** snowflake_serving: 1 while the service issues IDs, 0 while it refuses or drains. */
   readonly serving: Gauge;
+  /** snowflake_clock_skew_seconds: wall clock minus the monotonic ID time base. */
+  readonly clockSkew: Gauge;
+  /** snowflake_time_remaining_seconds: time until the layout's timestamp field is used up (set by a collect callback). */
+  readonly timeRemaining: Gauge;
+  /** snowflake_state_write_failures_total: failed attempts to persist the timestamp reservation. */
+  readonly stateWriteFailures: Counter;
+  /** snowflake_refusals_total{code}: calls refused because uniqueness could not be guaranteed. */
+  readonly refusals: Counter<'code'>;
   /** grpc_server_started_total: RPCs started. */
   readonly grpcStarted: Counter<'grpc_service' | 'grpc_method' | 'grpc_type'>;
   /** grpc_server_handled_total: RPCs completed, by status code name. */
@@ -68,6 +76,27 @@ export function createMetrics(): Metrics {
     serving: new Gauge({
       name: 'snowflake_serving',
       help: '1 while the service issues IDs (health SERVING), 0 while it refuses or drains.',
+      registers,
+    }),
+    clockSkew: new Gauge({
+      name: 'snowflake_clock_skew_seconds',
+      help: 'Wall clock minus the monotonic time base IDs are stamped with, in seconds.',
+      registers,
+    }),
+    timeRemaining: new Gauge({
+      name: 'snowflake_time_remaining_seconds',
+      help: "Seconds until the layout's timestamp field is used up and no further IDs can be issued.",
+      registers,
+    }),
+    stateWriteFailures: new Counter({
+      name: 'snowflake_state_write_failures_total',
+      help: 'Failed attempts to persist the timestamp reservation.',
+      registers,
+    }),
+    refusals: new Counter({
+      name: 'snowflake_refusals_total',
+      help: 'Calls refused with UNAVAILABLE because uniqueness could not be guaranteed, by error code.',
+      labelNames: ['code'],
       registers,
     }),
     grpcStarted: new Counter({

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 
@@ -21,18 +23,21 @@ export interface ServiceProcess {
 }
 
 /**
- * Starts `node dist/main.js` on 127.0.0.1 port 0 (gRPC and metrics) with `env` on top, and waits for
- * its start log line (at most `timeoutMs`). Rejects with the output if it exits first.
+ * Starts `node dist/main.js` on 127.0.0.1 port 0 (gRPC and metrics, a temporary state dir) with `env`
+ * on top, and waits (at most `timeoutMs`) for its `serving` log line — or only its start line when
+ * `waitForServing` is false. Rejects with the output if it exits first.
  */
 export function startServiceProcess(
   env: Record<string, string> = {},
   timeoutMs = 15_000,
+  waitForServing = true,
 ): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [MAIN_JS], {
     env: {
       PATH: process.env.PATH ?? '',
       SNOWFLAKE_GRPC_ADDR: '127.0.0.1:0',
       SNOWFLAKE_METRICS_ADDR: '127.0.0.1:0',
+      SNOWFLAKE_STATE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'snowflake-state-')),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -60,13 +65,14 @@ export function startServiceProcess(
         return;
       }
       logs.push(entry);
-      if (entry.msg === 'snowflake service started') {
+      const start = logs.find((l) => l.msg === 'snowflake service started');
+      if (start !== undefined && (!waitForServing || entry.msg === 'serving')) {
         clearTimeout(timer);
         const port = (addr: unknown) => Number(/:(\d+)$/.exec(String(addr))?.[1]);
         resolve({
           child,
-          grpcPort: port(entry.grpcAddr),
-          metricsPort: port(entry.metricsAddr),
+          grpcPort: port(start.grpcAddr),
+          metricsPort: port(start.metricsAddr),
           logs,
           exited,
         });

@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../../src/config';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server';
@@ -12,16 +15,31 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Boots the real server on loopback with `env` on top of test defaults and a silent logger. */
+/** A fresh temporary SNOWFLAKE_STATE_DIR. */
+export function tempStateDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'snowflake-state-'));
+}
+
+/**
+ * Boots the real server on loopback with `env` on top of test defaults (its own temporary state dir)
+ * and a silent logger, and waits until it serves.
+ */
 export async function startTestServer(
   env: Record<string, string> = {},
   options: ServerOptions = {},
 ): Promise<TestServer> {
+  const stateDir = tempStateDir();
   const { config } = loadConfig(
-    { SNOWFLAKE_GRPC_ADDR: '127.0.0.1:0', SNOWFLAKE_METRICS_ADDR: '127.0.0.1:0', ...env },
+    {
+      SNOWFLAKE_GRPC_ADDR: '127.0.0.1:0',
+      SNOWFLAKE_METRICS_ADDR: '127.0.0.1:0',
+      SNOWFLAKE_STATE_DIR: stateDir,
+      ...env,
+    },
     Date.now(),
   );
   const server = await startServer(config, { logger: pino({ level: 'silent' }), ...options });
+  await server.ready;
   const client = idGeneratorClient(server.grpcPort);
   return {
     server,
@@ -29,6 +47,7 @@ export async function startTestServer(
     async close() {
       client.close();
       await server.stop();
+      fs.rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }

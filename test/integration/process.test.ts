@@ -6,6 +6,7 @@ import { VARIABLE_DOCS } from '../../src/config';
 import type { NextIdResponse__Output } from '../../src/generated/snowflake/v1/NextIdResponse';
 import { idGeneratorClient, unaryOk } from '../helpers/grpc-client';
 import { MAIN_JS, ROOT, runNode, startServiceProcess } from '../helpers/process';
+import { tempStateDir } from '../helpers/server';
 
 describe('the service process (dist/main.js)', () => {
   it('--help lists every variable with its default and exits 0', async () => {
@@ -42,6 +43,7 @@ describe('the service process (dist/main.js)', () => {
       const r = await runNode([MAIN_JS], {
         SNOWFLAKE_GRPC_ADDR: `127.0.0.1:${first.grpcPort}`,
         SNOWFLAKE_METRICS_ADDR: '127.0.0.1:0',
+        SNOWFLAKE_STATE_DIR: tempStateDir(),
       });
       expect(r.code).toBe(1);
       expect(r.stdout).toContain('SNOWFLAKE_GRPC_ADDR');

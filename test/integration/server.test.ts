@@ -225,29 +225,38 @@ describe('server on 127.0.0.1:0 with a real grpc-js client', () => {
   });
 });
 
-describe('refusing when the clock is behind', () => {
-  it('answers UNAVAILABLE, turns NOT_SERVING with a metric, and recovers when the clock catches up', async () => {
-    const clock = new FakeClock(Date.now());
-    const t = await startTestServer({ SNOWFLAKE_MAX_CLOCK_BACKWARDS_MS: '10' }, { clock });
+describe('refusing when the wall clock steps back beyond SNOWFLAKE_MAX_CLOCK_SKEW_MS', () => {
+  it('answers UNAVAILABLE, turns NOT_SERVING with metrics, and recovers once the wall clock passes the last ID', async () => {
+    const wall = new FakeClock(Date.now());
+    const mono = new FakeClock(0);
+    const t = await startTestServer(
+      { SNOWFLAKE_MAX_CLOCK_SKEW_MS: '1000' },
+      { clockSources: { wallMs: () => wall.nowMs(), monotonicMs: () => mono.nowMs() } },
+    );
     try {
-      await unaryOk(t.client, 'NextId', {});
-      clock.advance(-5000);
+      const before = BigInt((await unaryOk<NextIdResponse__Output>(t.client, 'NextId', {})).id);
+      wall.advance(-5000);
       const r = await unaryCall(t.client, 'NextId', {});
       expect(r.ok ? 'ok' : r.error.code).toBe(grpc.status.UNAVAILABLE);
-      if (!r.ok) expect(r.error.details).toMatch(/CLOCK_MOVED_BACKWARDS: clock is 5000 ms behind/);
+      if (!r.ok) expect(r.error.details).toMatch(/CLOCK_SKEW: wall clock is 5000 ms behind the ID time base/);
       expect(await healthCheck(t.server.grpcPort, 'snowflake.v1.IdGenerator')).toBe('NOT_SERVING');
       const text = await scrape(t.server.metricsPort);
       expect(metricValue(text, 'snowflake_clock_backwards_total')).toBe(1);
       expect(metricValue(text, 'snowflake_serving')).toBe(0);
+      expect(metricValue(text, 'snowflake_clock_skew_seconds')).toBe(-5);
+      expect(metricValue(text, 'snowflake_refusals_total{code="CLOCK_SKEW"}')).toBe(1);
 
-      clock.advance(5000);
+      // Both clocks move on together: the wall clock passes the last issued time after ~5 s.
+      wall.advance(5001);
+      mono.advance(5001);
       let status: unknown;
       for (let i = 0; i < 50 && status !== 'SERVING'; i++) {
         await new Promise((res) => setTimeout(res, 50));
         status = await healthCheck(t.server.grpcPort, 'snowflake.v1.IdGenerator');
       }
       expect(status).toBe('SERVING');
-      await unaryOk(t.client, 'NextId', {});
+      const after = BigInt((await unaryOk<NextIdResponse__Output>(t.client, 'NextId', {})).id);
+      expect(after > before).toBe(true);
     } finally {
       await t.close();
     }

@@ -32,6 +32,10 @@ describe('loadConfig', () => {
         maxClockBackwardsMs: 10,
         logLevel: 'info',
         shutdownTimeoutMs: 10_000,
+        maxClockSkewMs: 1000,
+        stateDir: path.resolve('state'),
+        reservationMs: 2000,
+        maxStartupWaitMs: 60_000,
       },
       warnings: [],
     });
@@ -83,6 +87,11 @@ describe('loadConfig', () => {
     ['SNOWFLAKE_MAX_CLOCK_BACKWARDS_MS', '0', (c) => c.maxClockBackwardsMs, 0, ['10001', '-1']],
     ['SNOWFLAKE_LOG_LEVEL', 'debug', (c) => c.logLevel, 'debug', ['verbose', 'INFO', '']],
     ['SNOWFLAKE_SHUTDOWN_TIMEOUT_MS', '500', (c) => c.shutdownTimeoutMs, 500, ['0', '600001', 'soon']],
+    ['SNOWFLAKE_MAX_CLOCK_SKEW_MS', '50', (c) => c.maxClockSkewMs, 50, ['0', '3600001', '1s']],
+    ['SNOWFLAKE_STATE_DIR', '/var/lib/snowflake', (c) => c.stateDir, '/var/lib/snowflake', ['']],
+    ['SNOWFLAKE_STATE_DIR', 'data/state', (c) => c.stateDir, path.resolve('data/state'), []],
+    ['SNOWFLAKE_RESERVATION_MS', '100', (c) => c.reservationMs, 100, ['99', '60001']],
+    ['SNOWFLAKE_MAX_STARTUP_WAIT_MS', '0', (c) => c.maxStartupWaitMs, 0, ['-1', '3600001']],
   ];
 
   it.each(table.map(([name, good, get, expected]) => [name, good, get, expected] as const))(

@@ -1,0 +1,143 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { StateFileError } from '../errors';
+import type { NodeId } from '../core/codec';
+import type { Layout } from '../core/layout';
+
+/** Name of the state file inside SNOWFLAKE_STATE_DIR. */
+export const STATE_FILE_NAME = 'snowflake-state.json';
+
+const FORMAT = 'snowflake-state/1';
+
+const StateSchema = z.object({
+  format: z.literal(FORMAT),
+  layout: z.object({
+    epochMs: z.number().int(),
+    timeUnitMs: z.number().int(),
+    timestampBits: z.number().int(),
+    datacenterBits: z.number().int(),
+    workerBits: z.number().int(),
+    sequenceBits: z.number().int(),
+  }),
+  datacenterId: z.number().int(),
+  workerId: z.number().int(),
+  reservedUntilMs: z.number().int().nonnegative(),
+  updatedAt: z.string(),
+});
+
+/** The persisted record: which layout and node it belongs to, and the timestamp reservation. */
+export type PersistedState = z.infer<typeof StateSchema>;
+
+/** What {@link StateFile.read} found. */
+export interface ReadResult {
+  /** Reservation (Unix ms) to start after: every ID issued by earlier runs has a timestamp before it; 0 if none. */
+  readonly reservedUntilMs: number;
+  /** Set when the file belonged to another node and was ignored because the node may change (etcd). */
+  readonly ignoredNode?: NodeId;
+}
+
+/**
+ * The durable timestamp reservation in `<dir>/snowflake-state.json`. Writes are atomic and durable:
+ * write to a temp file, fsync it, rename over the old file, fsync the directory — a crash leaves
+ * either the old or the new file, never a torn one.
+ */
+export class StateFile {
+  /** Absolute path of the state file. */
+  readonly path: string;
+  private readonly dir: string;
+  private readonly layout: Layout;
+  private node: NodeId;
+
+  constructor(dir: string, layout: Layout, node: NodeId) {
+    this.dir = dir;
+    this.path = path.join(dir, STATE_FILE_NAME);
+    this.layout = layout;
+    this.node = node;
+  }
+
+  /** Switches the node written from now on (after a re-claim in etcd mode). */
+  setNode(node: NodeId): void {
+    this.node = node;
+  }
+
+  /**
+   * Reads the reservation (synchronous: boot only). Missing file → 0. Throws {@link StateFileError}
+   * naming the path when the file is unreadable, corrupt or truncated, or was written for another
+   * layout — or another node, unless `nodeMayChange` (then the old reservation is ignored).
+   */
+  read(nodeMayChange = false): ReadResult {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { reservedUntilMs: 0 };
+      throw new StateFileError(`cannot read state file ${this.path}: ${(err as Error).message}`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new StateFileError(
+        `state file ${this.path} is corrupt or truncated (${(err as Error).message}); it holds the timestamp ` +
+          `reservation that prevents duplicate IDs after a restart. Restore it, or remove it only if the clock ` +
+          `is known to be past every ID this worker issued`,
+      );
+    }
+    const parsed = StateSchema.safeParse(json);
+    if (!parsed.success) {
+      throw new StateFileError(
+        `state file ${this.path} is not a valid ${FORMAT} record: ` +
+          parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+      );
+    }
+    const state = parsed.data;
+    const mismatch = (Object.keys(this.layout) as (keyof Layout)[]).filter(
+      (k) => state.layout[k] !== this.layout[k],
+    );
+    if (mismatch.length > 0) {
+      throw new StateFileError(
+        `state file ${this.path} was written for another layout (${mismatch
+          .map((k) => `${k} ${state.layout[k]} there, ${this.layout[k]} here`)
+          .join('; ')}); refusing to reuse it. Use a new SNOWFLAKE_STATE_DIR if the change is intentional`,
+      );
+    }
+    if (state.datacenterId !== this.node.datacenterId || state.workerId !== this.node.workerId) {
+      const old = { datacenterId: state.datacenterId, workerId: state.workerId };
+      if (nodeMayChange) return { reservedUntilMs: 0, ignoredNode: old };
+      throw new StateFileError(
+        `state file ${this.path} was written for datacenter ${old.datacenterId} worker ${old.workerId}, but this ` +
+          `instance is datacenter ${this.node.datacenterId} worker ${this.node.workerId}; refusing to reuse it. ` +
+          `Use a new SNOWFLAKE_STATE_DIR if the change is intentional`,
+      );
+    }
+    return { reservedUntilMs: state.reservedUntilMs };
+  }
+
+  /** Atomically and durably replaces the file with a reservation of `reservedUntilMs` (Unix ms). */
+  async write(reservedUntilMs: number): Promise<void> {
+    const state: PersistedState = {
+      format: FORMAT,
+      layout: { ...this.layout },
+      datacenterId: this.node.datacenterId,
+      workerId: this.node.workerId,
+      reservedUntilMs: Math.ceil(reservedUntilMs),
+      updatedAt: new Date(reservedUntilMs).toISOString(),
+    };
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    const file = await fs.promises.open(tmp, 'w', 0o644);
+    try {
+      await file.writeFile(`${JSON.stringify(state)}\n`);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await fs.promises.rename(tmp, this.path);
+    const dir = await fs.promises.open(this.dir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+}
