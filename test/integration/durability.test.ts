@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BatchIdsResponse__Output } from '../../src/generated/snowflake/v1/BatchIdsResponse';
-import { idGeneratorClient, unaryCall } from '../helpers/grpc-client';
+import * as grpc from '@grpc/grpc-js';
+import { healthCheck, idGeneratorClient, unaryCall } from '../helpers/grpc-client';
 import { MAIN_JS, runNode, startServiceProcess } from '../helpers/process';
 import { tempStateDir } from '../helpers/server';
 
@@ -53,6 +54,51 @@ describe('durability across restarts (real processes)', () => {
       fs.rmSync(stateDir, { recursive: true, force: true });
     }
   }, 90_000);
+
+  it('GIVEN the wall clock steps back 30 s while running (libfaketime offset file) THEN no smaller or duplicate ID is issued, it refuses, and it recovers when the clock is set right', async () => {
+    const stateDir = tempStateDir();
+    const offsetFile = path.join(stateDir, 'faketime-offset');
+    fs.writeFileSync(offsetFile, '+0\n');
+    const svc = await startServiceProcess({
+      SNOWFLAKE_STATE_DIR: path.join(stateDir, 'state'),
+      LD_PRELOAD: LIBFAKETIME,
+      FAKETIME_TIMESTAMP_FILE: offsetFile,
+      FAKETIME_NO_CACHE: '1',
+      FAKETIME_DONT_FAKE_MONOTONIC: '1',
+    });
+    const client = idGeneratorClient(svc.grpcPort);
+    const seen = new Set<string>();
+    let max = 0n;
+    const batch = async () => {
+      const r = await unaryCall<BatchIdsResponse__Output>(client, 'BatchIds', { count: 2000 });
+      if (!r.ok) return r.error.code;
+      const ids = r.value.ids.map(BigInt);
+      expect(ids[0]! > max).toBe(true);
+      for (const id of r.value.ids) seen.add(id);
+      max = ids.at(-1)!;
+      return grpc.status.OK;
+    };
+    try {
+      for (let i = 0; i < 5; i++) expect(await batch()).toBe(grpc.status.OK);
+      fs.writeFileSync(offsetFile, '-30s\n');
+      expect(await batch()).toBe(grpc.status.UNAVAILABLE);
+      expect(await healthCheck(svc.grpcPort, 'snowflake.v1.IdGenerator')).toBe('NOT_SERVING');
+      fs.writeFileSync(offsetFile, '+0\n');
+      let code: grpc.status = grpc.status.UNAVAILABLE;
+      for (let i = 0; i < 50 && code !== grpc.status.OK; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        code = await batch();
+      }
+      expect(code).toBe(grpc.status.OK);
+      expect(seen.size).toBe(6 * 2000);
+      expect(svc.logs.some((l) => l.action === 'refusing')).toBe(true);
+    } finally {
+      client.close();
+      svc.child.kill('SIGTERM');
+      await svc.exited;
+      fs.rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
 
   it('GIVEN a restart beyond SNOWFLAKE_MAX_STARTUP_WAIT_MS behind the reservation THEN it refuses to start', async () => {
     const stateDir = tempStateDir();
