@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { InvalidConfigError, InvalidLayoutError } from './errors';
@@ -28,6 +29,8 @@ export interface Config {
   readonly layout: Layout;
   /** This instance's datacenter and worker IDs. */
   readonly node: NodeId;
+  /** Where the worker ID came from: `static` (SNOWFLAKE_WORKER_ID) or `ordinal` (StatefulSet pod ordinal). */
+  readonly workerIdSource: 'static' | 'ordinal';
   /** Largest BatchIds count accepted; 1…100,000. */
   readonly maxBatchSize: number;
   /** Longest clock step backwards that is waited out instead of refused, in ms; 0…10,000. */
@@ -116,6 +119,23 @@ const VARIABLES = {
   SNOWFLAKE_WORKER_ID: {
     doc: { defaultValue: '0', allowed: '0 to 2^WORKER_BITS − 1', description: 'worker ID stamped into IDs' },
     schema: integer(0, fieldMax(31)),
+  },
+  SNOWFLAKE_WORKER_ID_SOURCE: {
+    doc: {
+      defaultValue: 'static',
+      allowed: 'static, ordinal',
+      description:
+        'static: SNOWFLAKE_WORKER_ID; ordinal: the StatefulSet ordinal (SNOWFLAKE_ORDINAL, else the hostname suffix name-3 → 3)',
+    },
+    schema: z.enum(['static', 'ordinal'], { error: 'must be one of static, ordinal' }),
+  },
+  SNOWFLAKE_ORDINAL: {
+    doc: {
+      defaultValue: '',
+      allowed: '0 to 2^WORKER_BITS − 1; only with SNOWFLAKE_WORKER_ID_SOURCE=ordinal',
+      description: 'the pod ordinal, when the hostname does not end in -N',
+    },
+    schema: z.string().regex(/^(\d+)?$/, 'must be a whole number (the pod ordinal)'),
   },
   SNOWFLAKE_EPOCH: {
     doc: {
@@ -302,6 +322,15 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
         `${new Date(layoutEndMs(layout)).toISOString()}; choose a later epoch or more timestamp bits`,
     );
   }
+  let workerId = values.SNOWFLAKE_WORKER_ID;
+  if (values.SNOWFLAKE_WORKER_ID_SOURCE === 'ordinal') {
+    const ordinal = resolveOrdinal(env, values.SNOWFLAKE_ORDINAL, fieldMax(layout.workerBits), problems);
+    if (ordinal !== undefined) workerId = ordinal;
+  } else if (values.SNOWFLAKE_ORDINAL !== '') {
+    problems.push(
+      'SNOWFLAKE_ORDINAL: only used with SNOWFLAKE_WORKER_ID_SOURCE=ordinal; remove it or set the source',
+    );
+  }
   for (const [name, bitsName, value, bits] of [
     [
       'SNOWFLAKE_DATACENTER_ID',
@@ -324,7 +353,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
       grpcAddr: values.SNOWFLAKE_GRPC_ADDR,
       metricsAddr: values.SNOWFLAKE_METRICS_ADDR,
       layout,
-      node: { datacenterId: values.SNOWFLAKE_DATACENTER_ID, workerId: values.SNOWFLAKE_WORKER_ID },
+      node: { datacenterId: values.SNOWFLAKE_DATACENTER_ID, workerId },
+      workerIdSource: values.SNOWFLAKE_WORKER_ID_SOURCE,
       maxBatchSize: values.SNOWFLAKE_MAX_BATCH_SIZE,
       maxClockBackwardsMs: values.SNOWFLAKE_MAX_CLOCK_BACKWARDS_MS,
       logLevel: values.SNOWFLAKE_LOG_LEVEL,
@@ -340,6 +370,46 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
         (k) => `unknown variable ${k} is ignored (typo?); see --help for the variables this service reads`,
       ),
   };
+}
+
+/**
+ * The worker ID of a StatefulSet pod: SNOWFLAKE_ORDINAL, else the `-N` suffix of the hostname (HOSTNAME,
+ * else the OS hostname). Records a problem and returns undefined when it is missing, out of range, or
+ * SNOWFLAKE_WORKER_ID is also set (two sources would be ambiguous).
+ */
+function resolveOrdinal(
+  env: Readonly<Record<string, string | undefined>>,
+  explicit: string,
+  maxWorkerId: number,
+  problems: string[],
+): number | undefined {
+  if (env.SNOWFLAKE_WORKER_ID !== undefined) {
+    problems.push(
+      'SNOWFLAKE_WORKER_ID: must not be set with SNOWFLAKE_WORKER_ID_SOURCE=ordinal (the ordinal is the worker ID)',
+    );
+    return undefined;
+  }
+  const hostname = env.HOSTNAME ?? os.hostname();
+  const text = explicit !== '' ? explicit : /-(\d+)$/.exec(hostname)?.[1];
+  const from =
+    explicit !== ''
+      ? `SNOWFLAKE_ORDINAL=${JSON.stringify(explicit)}`
+      : `hostname ${JSON.stringify(hostname)}`;
+  if (text === undefined) {
+    problems.push(
+      `SNOWFLAKE_WORKER_ID_SOURCE=ordinal: ${from} does not end in -N and SNOWFLAKE_ORDINAL is not set`,
+    );
+    return undefined;
+  }
+  const ordinal = Number(text);
+  if (ordinal > maxWorkerId) {
+    problems.push(
+      `SNOWFLAKE_WORKER_ID_SOURCE=ordinal: ordinal ${ordinal} (from ${from}) is beyond the worker range 0 to ${maxWorkerId} ` +
+        `(SNOWFLAKE_WORKER_BITS); run fewer replicas per datacenter or use more worker bits`,
+    );
+    return undefined;
+  }
+  return ordinal;
 }
 
 /** Kubernetes injects SNOWFLAKE_SERVICE_HOST, SNOWFLAKE_PORT_50051_TCP… for a Service named "snowflake". */

@@ -191,6 +191,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       epoch: new Date(config.layout.epochMs).toISOString(),
       datacenterId: config.node.datacenterId,
       workerId: config.node.workerId,
+      workerIdSource: config.workerIdSource,
       grpcAddr: `${splitAddress(config.grpcAddr).host}:${grpcPort}`,
       metricsAddr: `${metricsAddr.host}:${metricsServer.port}`,
       maxBatchSize: config.maxBatchSize,

@@ -28,6 +28,7 @@ describe('loadConfig', () => {
         metricsAddr: '0.0.0.0:9464',
         layout: DEFAULT_LAYOUT,
         node: { datacenterId: 0, workerId: 0 },
+        workerIdSource: 'static',
         maxBatchSize: 10_000,
         maxClockBackwardsMs: 10,
         logLevel: 'info',
@@ -218,6 +219,47 @@ describe('loadConfig', () => {
   });
 });
 
+describe('SNOWFLAKE_WORKER_ID_SOURCE=ordinal', () => {
+  it.each([
+    ['the hostname suffix', { HOSTNAME: 'snowflake-3' }, 3],
+    ['a multi-dash StatefulSet name', { HOSTNAME: 'id-gen-eu-31' }, 31],
+    ['SNOWFLAKE_ORDINAL over the hostname', { HOSTNAME: 'snowflake-3', SNOWFLAKE_ORDINAL: '7' }, 7],
+    ['SNOWFLAKE_ORDINAL with a plain hostname', { HOSTNAME: 'box', SNOWFLAKE_ORDINAL: '0' }, 0],
+  ])('GIVEN %s THEN the worker ID is the ordinal', (_n, env, workerId) => {
+    const { config } = load({ SNOWFLAKE_WORKER_ID_SOURCE: 'ordinal', ...env });
+    expect([config.workerIdSource, config.node.workerId]).toEqual(['ordinal', workerId]);
+  });
+
+  it.each([
+    [
+      'an ordinal beyond the worker range',
+      { HOSTNAME: 'snowflake-32' },
+      /ordinal 32 \(from hostname "snowflake-32"\) is beyond the worker range 0 to 31/,
+    ],
+    [
+      'a hostname without -N',
+      { HOSTNAME: 'snowflake' },
+      /does not end in -N and SNOWFLAKE_ORDINAL is not set/,
+    ],
+    [
+      'SNOWFLAKE_WORKER_ID set as well',
+      { HOSTNAME: 'snowflake-1', SNOWFLAKE_WORKER_ID: '1' },
+      /SNOWFLAKE_WORKER_ID: must not be set with SNOWFLAKE_WORKER_ID_SOURCE=ordinal/,
+    ],
+    ['a bad SNOWFLAKE_ORDINAL', { SNOWFLAKE_ORDINAL: 'x' }, /SNOWFLAKE_ORDINAL="x": must be a whole number/],
+  ])('GIVEN %s THEN boot fails clearly', (_n, env, message) => {
+    expect(errorOf({ SNOWFLAKE_WORKER_ID_SOURCE: 'ordinal', ...env })).toMatch(message);
+  });
+
+  it('GIVEN SNOWFLAKE_ORDINAL without the ordinal source THEN boot fails instead of ignoring it', () => {
+    expect(errorOf({ SNOWFLAKE_ORDINAL: '2' })).toMatch(/only used with SNOWFLAKE_WORKER_ID_SOURCE=ordinal/);
+  });
+
+  it('GIVEN an unknown source THEN boot fails listing the allowed ones', () => {
+    expect(errorOf({ SNOWFLAKE_WORKER_ID_SOURCE: 'zookeeper' })).toContain('must be one of static, ordinal');
+  });
+});
+
 describe('helpText', () => {
   it('lists every variable with its default', () => {
     const text = helpText();
@@ -241,9 +283,7 @@ describe('README configuration table', () => {
             escape(doc.name) +
             '`' +
             String.raw`\s*\|\s*` +
-            '`' +
-            escape(doc.defaultValue) +
-            '`',
+            (doc.defaultValue === '' ? escape('(unset)') : '`' + escape(doc.defaultValue) + '`'),
         ),
       );
     }

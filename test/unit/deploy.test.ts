@@ -1,0 +1,311 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { loadConfig, VARIABLE_DOCS } from '../../src/config';
+import { SERVICE_NAME } from '../../src/grpc/proto';
+
+// No cluster here: the manifests are parsed and checked against the service's own configuration
+// (VARIABLE_DOCS), and rendered with `kubectl kustomize` where kubectl is installed.
+const ROOT = path.resolve(__dirname, '../..');
+const K8S = path.join(ROOT, 'deploy/kubernetes');
+
+interface EnvVar {
+  name: string;
+  value?: string;
+}
+interface Probe {
+  grpc?: { port: number; service?: string };
+  httpGet?: unknown;
+  tcpSocket?: unknown;
+  exec?: unknown;
+  periodSeconds?: number;
+  failureThreshold?: number;
+}
+interface Container {
+  name: string;
+  image: string;
+  ports: { name: string; containerPort: number }[];
+  env: EnvVar[];
+  resources: { requests?: Record<string, string>; limits?: Record<string, string> };
+  securityContext?: {
+    allowPrivilegeEscalation?: boolean;
+    readOnlyRootFilesystem?: boolean;
+    capabilities?: { drop?: string[] };
+  };
+  startupProbe?: Probe;
+  readinessProbe?: Probe;
+  livenessProbe?: Probe;
+  volumeMounts: { name: string; mountPath: string }[];
+}
+interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string> };
+  spec: {
+    replicas?: number;
+    serviceName?: string;
+    clusterIP?: string;
+    selector?: Record<string, string> & { matchLabels?: Record<string, string> };
+    ports?: { name: string; port: number; targetPort: string | number }[];
+    maxUnavailable?: number;
+    minAvailable?: number;
+    template?: {
+      metadata: { labels: Record<string, string> };
+      spec: {
+        terminationGracePeriodSeconds?: number;
+        securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
+        containers: Container[];
+      };
+    };
+    volumeClaimTemplates?: { metadata: { name: string } }[];
+  };
+}
+interface Kustomization {
+  resources?: string[];
+  patches?: { path: string }[];
+  images?: { name: string; newTag?: string }[];
+}
+
+/** Every YAML document of a file; fails on any parse error or warning. */
+function loadYaml(file: string): unknown[] {
+  const docs = parseAllDocuments(fs.readFileSync(file, 'utf8'));
+  const list = Array.isArray(docs) ? docs : [docs];
+  for (const d of list) {
+    expect({ file, errors: d.errors.map(String), warnings: d.warnings.map(String) }).toEqual({
+      file,
+      errors: [],
+      warnings: [],
+    });
+  }
+  return list.map((d) => d.toJS() as unknown);
+}
+
+function yamlFiles(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name))
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
+}
+
+/** The documents a kustomization lists (its resources, recursively), as kustomize would load them. */
+function resources(dir: string): Manifest[] {
+  const k = loadYaml(path.join(dir, 'kustomization.yaml'))[0] as Kustomization;
+  return (k.resources ?? []).flatMap((r) => {
+    const p = path.join(dir, r);
+    return fs.statSync(p).isDirectory() ? resources(p) : (loadYaml(p) as Manifest[]);
+  });
+}
+
+const VARIANTS: [string, string, () => Manifest[]][] = [
+  ['base (ordinal)', 'ordinal', () => resources(path.join(K8S, 'base'))],
+];
+
+const KNOWN = new Set(VARIABLE_DOCS.map((d) => d.name));
+const defaultOf = (name: string) => VARIABLE_DOCS.find((d) => d.name === name)?.defaultValue;
+const defaultPort = (name: string) => Number(defaultOf(name)?.split(':').at(-1));
+
+function one(manifests: Manifest[], kind: string, filter: (m: Manifest) => boolean = () => true): Manifest {
+  const found = manifests.filter((m) => m.kind === kind && filter(m));
+  expect(found).toHaveLength(1);
+  return found[0]!;
+}
+
+function container(manifests: Manifest[]): Container {
+  const sts = one(manifests, 'StatefulSet');
+  const [c] = sts.spec.template!.spec.containers;
+  return c!;
+}
+
+function env(c: Container): Map<string, string> {
+  return new Map(c.env.map((e) => [e.name, e.value ?? '']));
+}
+
+describe('deploy/kubernetes', () => {
+  it('every YAML file parses, and every file is used by a kustomization', () => {
+    const files = yamlFiles(K8S);
+    expect(files.length).toBeGreaterThanOrEqual(5);
+    const used = new Set<string>();
+    for (const file of files) {
+      const docs = loadYaml(file);
+      expect(docs.length).toBeGreaterThan(0);
+      if (path.basename(file) !== 'kustomization.yaml') continue;
+      used.add(file);
+      const k = docs[0] as Kustomization;
+      for (const r of [...(k.resources ?? []), ...(k.patches ?? []).map((p) => p.path)]) {
+        const p = path.join(path.dirname(file), r);
+        expect(fs.existsSync(p)).toBe(true);
+        used.add(fs.statSync(p).isDirectory() ? path.join(p, 'kustomization.yaml') : p);
+      }
+    }
+    expect([...used].sort()).toEqual(files);
+  });
+
+  it('every SNOWFLAKE_* variable set in any manifest or patch is one the service accepts (VARIABLE_DOCS)', () => {
+    const names = new Set<string>();
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) node.forEach(walk);
+      else if (typeof node === 'object' && node !== null) {
+        for (const [k, v] of Object.entries(node)) {
+          if (k === 'env' && Array.isArray(v)) for (const e of v as EnvVar[]) names.add(e.name);
+          walk(v);
+        }
+      }
+    };
+    for (const file of yamlFiles(K8S)) for (const doc of loadYaml(file)) walk(doc);
+    const used = [...names].filter((n) => n.startsWith('SNOWFLAKE_')).sort();
+    expect(used.length).toBeGreaterThanOrEqual(7);
+    expect(used.filter((n) => !KNOWN.has(n))).toEqual([]);
+  });
+
+  describe.each(VARIANTS)('%s', (_name, source, load) => {
+    const manifests = load();
+
+    it('has a StatefulSet, a headless Service for it, a client Service and a PodDisruptionBudget', () => {
+      const sts = one(manifests, 'StatefulSet');
+      const headless = one(manifests, 'Service', (m) => m.spec.clusterIP === 'None');
+      one(manifests, 'Service', (m) => m.spec.clusterIP !== 'None');
+      one(manifests, 'PodDisruptionBudget');
+      expect(sts.spec.serviceName).toBe(headless.metadata.name);
+      expect(sts.spec.volumeClaimTemplates?.length).toBe(1);
+    });
+
+    it(`takes worker IDs from the ${source} source with all the settings it needs`, () => {
+      const vars = env(container(manifests));
+      expect(vars.get('SNOWFLAKE_WORKER_ID_SOURCE')).toBe(source);
+      // The source decides the worker ID; a fixed one would give every pod the same.
+      expect(vars.has('SNOWFLAKE_WORKER_ID')).toBe(false);
+      const etcdVars = [...vars.keys()].filter((n) => n.startsWith('SNOWFLAKE_ETCD_')).sort();
+      if (source === 'etcd') {
+        expect(etcdVars).toEqual([
+          'SNOWFLAKE_ETCD_ENDPOINTS',
+          'SNOWFLAKE_ETCD_LEASE_TTL_S',
+          'SNOWFLAKE_ETCD_PREFIX',
+        ]);
+        for (const url of vars.get('SNOWFLAKE_ETCD_ENDPOINTS')!.split(','))
+          expect(url).toMatch(/^https?:\/\/[^/\s]+:\d+$/);
+        expect(vars.get('SNOWFLAKE_ETCD_LEASE_TTL_S')).toMatch(/^[1-9]\d*$/);
+        expect(vars.get('SNOWFLAKE_ETCD_PREFIX')).toMatch(/^\/.+\/$/);
+      } else {
+        expect(etcdVars).toEqual([]);
+        const workerBits = Number(vars.get('SNOWFLAKE_WORKER_BITS') ?? defaultOf('SNOWFLAKE_WORKER_BITS'));
+        expect(one(manifests, 'StatefulSet').spec.replicas).toBeLessThanOrEqual(2 ** workerBits);
+      }
+    });
+
+    it('sets values the service accepts (loadConfig, as in a pod named snowflake-2)', () => {
+      const vars = Object.fromEntries(env(container(manifests)));
+      expect(() => loadConfig({ HOSTNAME: 'snowflake-2', ...vars }, Date.now())).not.toThrow();
+    });
+
+    it('listens on the default ports, and the container ports, env and Services agree', () => {
+      const c = container(manifests);
+      const vars = env(c);
+      const ports = new Map(c.ports.map((p) => [p.name, p.containerPort]));
+      expect(Object.fromEntries(ports)).toEqual({
+        grpc: defaultPort('SNOWFLAKE_GRPC_ADDR'),
+        metrics: defaultPort('SNOWFLAKE_METRICS_ADDR'),
+      });
+      expect(ports.get('grpc')).toBe(50051);
+      expect(vars.get('SNOWFLAKE_GRPC_ADDR')).toBe(`0.0.0.0:${ports.get('grpc')}`);
+      expect(vars.get('SNOWFLAKE_METRICS_ADDR')).toBe(`0.0.0.0:${ports.get('metrics')}`);
+      for (const svc of manifests.filter((m) => m.kind === 'Service')) {
+        for (const p of svc.spec.ports!) {
+          const target = typeof p.targetPort === 'string' ? ports.get(p.targetPort) : p.targetPort;
+          expect({ service: svc.metadata.name, port: p.name, target }).toEqual({
+            service: svc.metadata.name,
+            port: p.name,
+            target: ports.get(p.name),
+          });
+          expect(p.port).toBe(target);
+        }
+      }
+    });
+
+    it('Services, the PDB and the StatefulSet select the pods of the template', () => {
+      const sts = one(manifests, 'StatefulSet');
+      const podLabels = sts.spec.template!.metadata.labels;
+      const selectors = [
+        sts.spec.selector!.matchLabels!,
+        ...manifests.filter((m) => m.kind === 'Service').map((m) => m.spec.selector!),
+        one(manifests, 'PodDisruptionBudget').spec.selector!.matchLabels!,
+      ];
+      for (const s of selectors) {
+        expect(Object.keys(s).length).toBeGreaterThan(0);
+        expect(podLabels).toMatchObject(s);
+      }
+    });
+
+    it('probes with native gRPC health checks on the gRPC port; readiness asks for snowflake.v1.IdGenerator', () => {
+      const c = container(manifests);
+      const grpcPort = c.ports.find((p) => p.name === 'grpc')!.containerPort;
+      for (const probe of [c.startupProbe, c.readinessProbe, c.livenessProbe]) {
+        expect(probe).toBeDefined();
+        expect(probe!.grpc?.port).toBe(grpcPort);
+        expect([probe!.httpGet, probe!.tcpSocket, probe!.exec]).toEqual([undefined, undefined, undefined]);
+      }
+      expect(c.readinessProbe!.grpc!.service).toBe(SERVICE_NAME);
+      // The startup probe must outlast the longest wait for the clock to pass a persisted reservation.
+      const startupWindowMs = c.startupProbe!.periodSeconds! * c.startupProbe!.failureThreshold! * 1000;
+      const startupWait = defaultOf('SNOWFLAKE_MAX_STARTUP_WAIT_MS');
+      if (startupWait !== undefined) expect(startupWindowMs).toBeGreaterThan(Number(startupWait));
+    });
+
+    it('gives the pod longer to stop than SNOWFLAKE_SHUTDOWN_TIMEOUT_MS', () => {
+      const sts = one(manifests, 'StatefulSet');
+      const timeoutMs = Number(
+        env(container(manifests)).get('SNOWFLAKE_SHUTDOWN_TIMEOUT_MS') ??
+          defaultOf('SNOWFLAKE_SHUTDOWN_TIMEOUT_MS'),
+      );
+      expect(sts.spec.template!.spec.terminationGracePeriodSeconds! * 1000).toBeGreaterThan(timeoutMs);
+    });
+
+    it('requests and limits CPU and memory', () => {
+      const { resources: r } = container(manifests);
+      expect(Object.keys(r.requests ?? {}).sort()).toEqual(['cpu', 'memory']);
+      expect(Object.keys(r.limits ?? {}).sort()).toEqual(['cpu', 'memory']);
+    });
+
+    it('runs as non-root without privilege escalation or capabilities', () => {
+      const sts = one(manifests, 'StatefulSet');
+      const pod = sts.spec.template!.spec.securityContext!;
+      expect(pod.runAsNonRoot).toBe(true);
+      expect(pod.runAsUser).not.toBe(0);
+      const c = container(manifests).securityContext!;
+      expect(c).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
+      expect(c.capabilities?.drop).toEqual(['ALL']);
+    });
+
+    it('keeps SNOWFLAKE_STATE_DIR on a volume from volumeClaimTemplates', () => {
+      const sts = one(manifests, 'StatefulSet');
+      const c = container(manifests);
+      const stateDir = env(c).get('SNOWFLAKE_STATE_DIR');
+      expect(stateDir).toMatch(/^\//);
+      const mount = c.volumeMounts.find((m) => m.mountPath === stateDir);
+      expect(mount).toBeDefined();
+      expect(sts.spec.volumeClaimTemplates!.map((v) => v.metadata.name)).toContain(mount!.name);
+    });
+
+    it('lets at most one pod be disrupted voluntarily', () => {
+      const pdb = one(manifests, 'PodDisruptionBudget');
+      const replicas = one(manifests, 'StatefulSet').spec.replicas!;
+      if (pdb.spec.maxUnavailable !== undefined) expect(pdb.spec.maxUnavailable).toBe(1);
+      else expect(pdb.spec.minAvailable).toBe(replicas - 1);
+    });
+  });
+
+  const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
+  (kubectl ? it : it.skip).each([
+    ['base', () => resources(path.join(K8S, 'base'))],
+  ])('`kubectl kustomize %s` renders the same StatefulSet env as these checks assume', (dir, load) => {
+    const r = spawnSync('kubectl', ['kustomize', path.join(K8S, dir)], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const rendered = parseAllDocuments(r.stdout);
+    const manifests = (Array.isArray(rendered) ? rendered : [rendered]).map((d) => d.toJS() as Manifest);
+    const sorted = (m: Manifest[]) => [...env(container(m))].sort(([a], [b]) => a.localeCompare(b));
+    expect(sorted(manifests)).toEqual(sorted(load()));
+    expect(container(manifests).image).toBe('snowflake-id:0.1.0');
+  });
+});
