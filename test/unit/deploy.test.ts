@@ -296,16 +296,20 @@ describe('deploy/kubernetes', () => {
   });
 
   const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
-  (kubectl ? it : it.skip).each([
-    ['base', () => resources(path.join(K8S, 'base'))],
-  ])('`kubectl kustomize %s` renders the same StatefulSet env as these checks assume', (dir, load) => {
-    const r = spawnSync('kubectl', ['kustomize', path.join(K8S, dir)], { encoding: 'utf8', timeout: 20_000 });
-    expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
-    const rendered = parseAllDocuments(r.stdout);
-    const manifests = (Array.isArray(rendered) ? rendered : [rendered]).map((d) => d.toJS() as Manifest);
-    const sorted = (m: Manifest[]) => [...env(container(m))].sort(([a], [b]) => a.localeCompare(b));
-    expect(sorted(manifests)).toEqual(sorted(load()));
-    expect(container(manifests).image).toBe('snowflake-id:0.1.0');
-  });
+  (kubectl ? it : it.skip).each([['base', () => resources(path.join(K8S, 'base'))]])(
+    '`kubectl kustomize %s` renders the same StatefulSet env as these checks assume',
+    (dir, load) => {
+      const r = spawnSync('kubectl', ['kustomize', path.join(K8S, dir)], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const rendered = parseAllDocuments(r.stdout);
+      const manifests = (Array.isArray(rendered) ? rendered : [rendered]).map((d) => d.toJS() as Manifest);
+      const sorted = (m: Manifest[]) => [...env(container(m))].sort(([a], [b]) => a.localeCompare(b));
+      expect(sorted(manifests)).toEqual(sorted(load()));
+      expect(container(manifests).image).toBe('snowflake-id:0.1.0');
+    },
+  );
 });
