@@ -208,13 +208,16 @@ describe('createIdClient against real servers on 127.0.0.1:0', () => {
     });
     const started = performance.now();
     const err = await rejection(call(c));
-    expect(performance.now() - started).toBeLessThan(800 + 400);
+    // Bounded by the 800 ms call deadline; the slack only absorbs a loaded CI machine's scheduling delay.
+    expect(performance.now() - started).toBeLessThan(800 + 2000);
     expect(err.code).toBe('ALL_SERVERS_UNAVAILABLE');
     expect(err.message).toContain(addresses[0]);
     expect(err.message).toContain(addresses[1]);
     expect(new Set(err.attempts.map((f) => f.address))).toEqual(new Set(addresses));
     expect(attempts.length).toBeGreaterThanOrEqual(4);
-    expect(attempts.every((e) => e.code === 'UNAVAILABLE')).toBe(true);
+    // Every attempt is refused; only the last may instead be cut short by the call deadline.
+    expect(attempts.slice(0, -1).every((e) => e.code === 'UNAVAILABLE')).toBe(true);
+    expect(['UNAVAILABLE', 'DEADLINE_EXCEEDED']).toContain(attempts.at(-1)!.code);
   });
 
   it('stops after maxAttempts when the deadline is far away', async () => {

@@ -158,7 +158,8 @@ describe('FailoverCaller', () => {
     });
     const started = performance.now();
     const err = await failure(c.call('NextId', METHOD, {}));
-    expect(performance.now() - started).toBeLessThan(50);
+    // Far below the 1000 ms backoff it must not wait; the slack absorbs a loaded machine.
+    expect(performance.now() - started).toBeLessThan(500);
     expect(err.code).toBe('ALL_SERVERS_UNAVAILABLE');
     expect(t.calls).toEqual([A, B]);
   });
