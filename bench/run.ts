@@ -16,7 +16,7 @@ import { benchBatchIds } from './batch-ids';
 import { benchCore } from './core';
 import { benchNextId } from './next-id';
 import { RESULTS_DIR } from './lib/paths';
-import { formatReport, machineInfo, writeJson, type Figure } from './lib/report';
+import { machineInfo, publish, runMain, type Figure } from './lib/report';
 import { TRANSPORT_KINDS, type TransportKind } from './lib/wire';
 
 const SECTIONS = ['core', 'batch', 'next-id'] as const;
@@ -108,20 +108,7 @@ async function main(): Promise<number> {
     figures,
     durationSeconds: (performance.now() - started) / 1000,
   };
-  const file = path.join(RESULTS_DIR, 'latest.json');
-  writeJson(file, report);
-  process.stdout.write(`${formatReport(report)}\n\nwritten to ${path.relative(process.cwd(), file)}\n`);
-  return figures.some((f) => f.pass === false) ? 1 : 0;
+  return publish(report, path.join(RESULTS_DIR, 'latest.json'));
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(
-      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    process.exitCode = 2;
-  },
-);
+runMain('bench', main);

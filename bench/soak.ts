@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { cpu } from './batch-ids';
 import { runBatchLoad } from './lib/load';
 import { RESULTS_DIR } from './lib/paths';
-import { figure, formatReport, machineInfo, writeJson } from './lib/report';
+import { figure, machineInfo, publish, runMain } from './lib/report';
 import { startService } from './lib/servers';
 import { formatMiB, formatNumber, median, sleep } from './lib/stats';
 import { connect, TRANSPORT_KINDS, type TransportKind } from './lib/wire';
@@ -145,18 +145,11 @@ async function main(): Promise<number> {
     figures,
     durationSeconds: (performance.now() - started) / 1000,
   };
-  const file = path.join(RESULTS_DIR, 'soak-latest.json');
-  writeJson(file, { ...report, load: { ...load, latenciesMs: undefined }, samples });
-  process.stdout.write(`${formatReport(report)}\n\nwritten to ${path.relative(process.cwd(), file)}\n`);
-  return figures.some((f) => f.pass === false) ? 1 : 0;
+  return publish(report, path.join(RESULTS_DIR, 'soak-latest.json'), {
+    ...report,
+    load: { ...load, latenciesMs: undefined },
+    samples,
+  });
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`soak failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 2;
-  },
-);
+runMain('soak', main);

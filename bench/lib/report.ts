@@ -131,6 +131,31 @@ export function writeJson(file: string, value: unknown): void {
   fs.writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
+/**
+ * Writes `json` to `file`, prints the report table and where it went, and returns the exit code:
+ * 1 when any figure misses its target, else 0.
+ */
+export function publish(report: Report, file: string, json: unknown = report): number {
+  writeJson(file, json);
+  process.stdout.write(`${formatReport(report)}\n\nwritten to ${path.relative(process.cwd(), file)}\n`);
+  return report.figures.some((f) => f.pass === false) ? 1 : 0;
+}
+
+/** Runs a benchmark entry point: its result is the exit code; a crash prints `<name> failed: …` and exits 2. */
+export function runMain(name: string, main: () => Promise<number>): void {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(
+        `${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
+      process.exitCode = 2;
+    },
+  );
+}
+
 function formatValue(v: number, unit: string): string {
   if (unit === 'bytes') return formatMiB(v);
   return formatNumber(v, unit === 'ns/ID' ? 1 : 0);

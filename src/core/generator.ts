@@ -79,11 +79,6 @@ export class Generator {
     this.maxTick = fieldMax(codec.layout.timestampBits);
   }
 
-  /** The highest tick issued so far, or −1 before the first ID (or the floor − 1 after {@link restoreFloor}). */
-  get lastIssuedTick(): number {
-    return this.lastTick;
-  }
-
   /**
    * Never issue an ID whose timestamp (start of its tick) is before `floorMs` (Unix ms): used at start
    * with the reservation persisted by an earlier run, so every new ID is greater than every old one.

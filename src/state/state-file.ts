@@ -47,17 +47,12 @@ export class StateFile {
   readonly path: string;
   private readonly dir: string;
   private readonly layout: Layout;
-  private node: NodeId;
+  private readonly node: NodeId;
 
   constructor(dir: string, layout: Layout, node: NodeId) {
     this.dir = dir;
     this.path = path.join(dir, STATE_FILE_NAME);
     this.layout = layout;
-    this.node = node;
-  }
-
-  /** Switches the node written from now on (after a re-claim in etcd mode). */
-  setNode(node: NodeId): void {
     this.node = node;
   }
 
