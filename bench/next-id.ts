@@ -10,7 +10,7 @@ import { connect, type Transport, type TransportKind } from './lib/wire';
 export interface NextIdBenchOptions {
   /** In-flight calls per case. */
   readonly concurrencies: readonly number[];
-  /** Alternating rounds (service, baseline, service, baseline, …) per concurrency. */
+  /** Alternating rounds per concurrency, in ABBA order (service, baseline, baseline, service, …). */
   readonly rounds: number;
   /** Load on each server once, before the first case, so JIT compilation is not measured. */
   readonly serverWarmupMs: number;
@@ -61,7 +61,10 @@ export async function benchNextId(options: NextIdBenchOptions): Promise<Figure[]
     for (const concurrency of options.concurrencies) {
       const runs: [NextIdLoadResult[], NextIdLoadResult[]] = [[], []];
       for (let round = 0; round < options.rounds; round++) {
-        for (const [k, side] of sides.entries()) {
+        // ABBA order: drift in the machine's load (other processes) falls on both sides alike.
+        const order = round % 2 === 0 ? [0, 1] : [1, 0];
+        for (const k of order) {
+          const side = sides[k]!;
           runs[k]!.push(await runSide(side.server, side.client, side.distinct, concurrency, options));
         }
       }

@@ -5,9 +5,10 @@
  * samples from the measured window. Profiles stay in a temp folder (open them in Chrome DevTools);
  * the summary is written to bench/results/profile-latest.json.
  *
- *   npm run bench:profile                       batch, next-id and next-id-baseline, 5 s each
+ *   npm run bench:profile                       batch, batch-4096, next-id and next-id-baseline, 5 s each
  *   npm run bench:profile -- --only=batch       one scenario
  *   PROFILE_SECONDS=10 PROFILE_TOP=40           longer window, more rows
+ *   PROFILE_IN_FLIGHT=1                         NextId calls in flight (default 64)
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -29,6 +30,9 @@ interface Scenario {
   readonly concurrency: number;
 }
 
+/** NextId calls in flight in the next-id scenarios (PROFILE_IN_FLIGHT, default 64). */
+const NEXT_ID_IN_FLIGHT = Number(process.env.PROFILE_IN_FLIGHT ?? 64);
+
 const SCENARIOS: readonly Scenario[] = [
   {
     name: 'batch',
@@ -38,18 +42,25 @@ const SCENARIOS: readonly Scenario[] = [
     concurrency: 4,
   },
   {
+    name: 'batch-4096',
+    describe: 'service, BatchIds count=4096 (one whole tick), 4 callers',
+    start: startService,
+    load: (client, window) => runBatchLoad(client, 4096, window),
+    concurrency: 4,
+  },
+  {
     name: 'next-id',
-    describe: 'service, NextId, 64 in flight',
+    describe: `service, NextId, ${NEXT_ID_IN_FLIGHT} in flight`,
     start: startService,
     load: (client, window) => runNextIdLoad(client, window, true),
-    concurrency: 64,
+    concurrency: NEXT_ID_IN_FLIGHT,
   },
   {
     name: 'next-id-baseline',
-    describe: 'empty-handler baseline, NextId, 64 in flight',
+    describe: `empty-handler baseline, NextId, ${NEXT_ID_IN_FLIGHT} in flight`,
     start: startBaseline,
     load: (client, window) => runNextIdLoad(client, window, false),
-    concurrency: 64,
+    concurrency: NEXT_ID_IN_FLIGHT,
   },
 ];
 
@@ -199,6 +210,8 @@ async function main(): Promise<void> {
   const top = Number(process.env.PROFILE_TOP ?? 25);
   if (!(measureMs > 0 && measureMs <= 120_000)) throw new Error('PROFILE_SECONDS: 0 < seconds ≤ 120');
   if (!(Number.isInteger(top) && top > 0 && top <= 500)) throw new Error('PROFILE_TOP: an integer 1…500');
+  if (!(Number.isInteger(NEXT_ID_IN_FLIGHT) && NEXT_ID_IN_FLIGHT >= 1 && NEXT_ID_IN_FLIGHT <= 1000))
+    throw new Error('PROFILE_IN_FLIGHT: an integer 1…1000');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'snowflake-profile-'));
   const results: ScenarioResult[] = [];
   for (const scenario of scenarios) {

@@ -86,10 +86,10 @@ async function main(): Promise<number> {
     figures.push(
       ...(await benchNextId({
         concurrencies: [1, 16, 64],
-        rounds: 3,
+        rounds: 6,
         serverWarmupMs: warmupMs * 2,
-        warmupMs: warmupMs / 2,
-        measureMs: measureMs / 2,
+        warmupMs: warmupMs / 4,
+        measureMs: measureMs / 4,
         transport: settings.transport,
       })),
     );

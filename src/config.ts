@@ -12,6 +12,11 @@ import {
   type LayoutFieldNames,
 } from './core/layout';
 import type { NodeId } from './core/codec';
+import {
+  DEFAULT_ETCD_PREFIX,
+  DEFAULT_LEASE_TTL_SECONDS,
+  MAX_LEASE_TTL_SECONDS,
+} from './worker-id/etcd-limits';
 
 /** Largest SNOWFLAKE_MAX_BATCH_SIZE accepted. */
 export const MAX_BATCH_SIZE_LIMIT = 100_000;
@@ -29,8 +34,14 @@ export interface Config {
   readonly layout: Layout;
   /** This instance's datacenter and worker IDs. */
   readonly node: NodeId;
-  /** Where the worker ID came from: `static` (SNOWFLAKE_WORKER_ID) or `ordinal` (StatefulSet pod ordinal). */
-  readonly workerIdSource: 'static' | 'ordinal';
+  /**
+   * Where the worker ID comes from: `static` (SNOWFLAKE_WORKER_ID), `ordinal` (StatefulSet pod ordinal),
+   * or `etcd` (claimed at start through a lease; `node.workerId` is then unused, `node.datacenterId` is
+   * the datacenter to claim in).
+   */
+  readonly workerIdSource: 'static' | 'ordinal' | 'etcd';
+  /** etcd coordination settings; present exactly when `workerIdSource` is `etcd`. */
+  readonly etcd?: EtcdConfig;
   /** Largest BatchIds count accepted; 1…100,000. */
   readonly maxBatchSize: number;
   /** Longest clock step backwards that is waited out instead of refused, in ms; 0…10,000. */
@@ -47,6 +58,20 @@ export interface Config {
   readonly reservationMs: number;
   /** Longest the service waits at start for the clock to pass the persisted reservation, in ms; 0…3,600,000. */
   readonly maxStartupWaitMs: number;
+}
+
+/** How to reach etcd for worker-ID leases (SNOWFLAKE_ETCD_*). */
+export interface EtcdConfig {
+  /** Client URLs, `http://host:port` or `https://host:port`; at least one. */
+  readonly endpoints: readonly string[];
+  /** Key prefix, starting and ending with `/`; default `/snowflake/`. */
+  readonly prefix: string;
+  /** Lease TTL in seconds, 1…86,400; default 10. */
+  readonly leaseTtlSeconds: number;
+  /** PEM files for TLS: CA, and optionally a client certificate and key (together). */
+  readonly tls?: { readonly caFile: string; readonly certFile?: string; readonly keyFile?: string };
+  /** etcd user/password authentication. */
+  readonly auth?: { readonly username: string; readonly password: string };
 }
 
 /** One environment variable: its name, default (as text), allowed values and meaning, for --help and the README. */
@@ -123,11 +148,11 @@ const VARIABLES = {
   SNOWFLAKE_WORKER_ID_SOURCE: {
     doc: {
       defaultValue: 'static',
-      allowed: 'static, ordinal',
+      allowed: 'static, ordinal, etcd',
       description:
-        'static: SNOWFLAKE_WORKER_ID; ordinal: the StatefulSet ordinal (SNOWFLAKE_ORDINAL, else the hostname suffix name-3 → 3)',
+        'static: SNOWFLAKE_WORKER_ID; ordinal: the StatefulSet ordinal (SNOWFLAKE_ORDINAL, else the hostname suffix name-3 → 3); etcd: the lowest free worker ID of SNOWFLAKE_DATACENTER_ID, held by an etcd lease',
     },
-    schema: z.enum(['static', 'ordinal'], { error: 'must be one of static, ordinal' }),
+    schema: z.enum(['static', 'ordinal', 'etcd'], { error: 'must be one of static, ordinal, etcd' }),
   },
   SNOWFLAKE_ORDINAL: {
     doc: {
@@ -136,6 +161,76 @@ const VARIABLES = {
       description: 'the pod ordinal, when the hostname does not end in -N',
     },
     schema: z.string().regex(/^(\d+)?$/, 'must be a whole number (the pod ordinal)'),
+  },
+  SNOWFLAKE_ETCD_ENDPOINTS: {
+    doc: {
+      defaultValue: '',
+      allowed: 'comma-separated http(s)://host:port URLs; required with SNOWFLAKE_WORKER_ID_SOURCE=etcd',
+      description: 'etcd client URLs for worker-ID leases',
+    },
+    schema: z
+      .string()
+      .refine(
+        (v) => v === '' || v.split(',').every((u) => ETCD_URL_RE.test(u.trim())),
+        'must be a comma-separated list of http://host:port or https://host:port URLs',
+      ),
+  },
+  SNOWFLAKE_ETCD_PREFIX: {
+    doc: {
+      defaultValue: DEFAULT_ETCD_PREFIX,
+      allowed: 'a key prefix starting and ending with /',
+      description: 'etcd keys live under PREFIX + dc/<datacenter>/worker/<id> and …/reservation/<id>',
+    },
+    schema: z.string().regex(/^\/(.*\/)?$/, 'must start and end with / (e.g. /snowflake/)'),
+  },
+  SNOWFLAKE_ETCD_LEASE_TTL_S: {
+    doc: {
+      defaultValue: String(DEFAULT_LEASE_TTL_SECONDS),
+      allowed: `1 to ${MAX_LEASE_TTL_SECONDS}`,
+      description:
+        'worker-ID lease TTL in s: a crashed instance frees its ID after this; IDs stop ttl/5 (≥ 1 s) before an unrenewed lease can expire',
+    },
+    schema: integer(1, MAX_LEASE_TTL_SECONDS),
+  },
+  SNOWFLAKE_ETCD_CA_FILE: {
+    doc: {
+      defaultValue: '',
+      allowed: 'a PEM file path',
+      description: 'CA bundle that signed the etcd server certificates (TLS); https endpoints',
+    },
+    schema: z.string(),
+  },
+  SNOWFLAKE_ETCD_CERT_FILE: {
+    doc: {
+      defaultValue: '',
+      allowed: 'a PEM file path, with SNOWFLAKE_ETCD_KEY_FILE and SNOWFLAKE_ETCD_CA_FILE',
+      description: 'client certificate for etcd client-certificate auth',
+    },
+    schema: z.string(),
+  },
+  SNOWFLAKE_ETCD_KEY_FILE: {
+    doc: {
+      defaultValue: '',
+      allowed: 'a PEM file path, with SNOWFLAKE_ETCD_CERT_FILE',
+      description: 'private key of SNOWFLAKE_ETCD_CERT_FILE',
+    },
+    schema: z.string(),
+  },
+  SNOWFLAKE_ETCD_USERNAME: {
+    doc: {
+      defaultValue: '',
+      allowed: 'an etcd user name, with SNOWFLAKE_ETCD_PASSWORD',
+      description: 'etcd user for password authentication',
+    },
+    schema: z.string(),
+  },
+  SNOWFLAKE_ETCD_PASSWORD: {
+    doc: {
+      defaultValue: '',
+      allowed: 'the password of SNOWFLAKE_ETCD_USERNAME',
+      description: 'etcd password (never logged)',
+    },
+    schema: z.string(),
   },
   SNOWFLAKE_EPOCH: {
     doc: {
@@ -331,6 +426,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
       'SNOWFLAKE_ORDINAL: only used with SNOWFLAKE_WORKER_ID_SOURCE=ordinal; remove it or set the source',
     );
   }
+  const etcd = resolveEtcd(env, values, problems);
   for (const [name, bitsName, value, bits] of [
     [
       'SNOWFLAKE_DATACENTER_ID',
@@ -355,6 +451,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
       layout,
       node: { datacenterId: values.SNOWFLAKE_DATACENTER_ID, workerId },
       workerIdSource: values.SNOWFLAKE_WORKER_ID_SOURCE,
+      ...(etcd !== undefined && { etcd }),
       maxBatchSize: values.SNOWFLAKE_MAX_BATCH_SIZE,
       maxClockBackwardsMs: values.SNOWFLAKE_MAX_CLOCK_BACKWARDS_MS,
       logLevel: values.SNOWFLAKE_LOG_LEVEL,
@@ -410,6 +507,89 @@ function resolveOrdinal(
     return undefined;
   }
   return ordinal;
+}
+
+const ETCD_URL_RE = /^https?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
+
+const ETCD_ONLY_VARIABLES = [
+  'SNOWFLAKE_ETCD_ENDPOINTS',
+  'SNOWFLAKE_ETCD_PREFIX',
+  'SNOWFLAKE_ETCD_LEASE_TTL_S',
+  'SNOWFLAKE_ETCD_CA_FILE',
+  'SNOWFLAKE_ETCD_CERT_FILE',
+  'SNOWFLAKE_ETCD_KEY_FILE',
+  'SNOWFLAKE_ETCD_USERNAME',
+  'SNOWFLAKE_ETCD_PASSWORD',
+] as const;
+
+/**
+ * The etcd settings when SNOWFLAKE_WORKER_ID_SOURCE=etcd. Records a problem (and returns undefined)
+ * when endpoints are missing, SNOWFLAKE_WORKER_ID is also set, TLS/auth variables come without their
+ * partner, or SNOWFLAKE_ETCD_* is set with another source (it would be silently ignored).
+ */
+function resolveEtcd(
+  env: Readonly<Record<string, string | undefined>>,
+  values: {
+    SNOWFLAKE_WORKER_ID_SOURCE: string;
+    SNOWFLAKE_ETCD_ENDPOINTS: string;
+    SNOWFLAKE_ETCD_PREFIX: string;
+    SNOWFLAKE_ETCD_LEASE_TTL_S: number;
+    SNOWFLAKE_ETCD_CA_FILE: string;
+    SNOWFLAKE_ETCD_CERT_FILE: string;
+    SNOWFLAKE_ETCD_KEY_FILE: string;
+    SNOWFLAKE_ETCD_USERNAME: string;
+    SNOWFLAKE_ETCD_PASSWORD: string;
+  },
+  problems: string[],
+): EtcdConfig | undefined {
+  if (values.SNOWFLAKE_WORKER_ID_SOURCE !== 'etcd') {
+    for (const name of ETCD_ONLY_VARIABLES) {
+      if (env[name] !== undefined) {
+        problems.push(`${name}: only used with SNOWFLAKE_WORKER_ID_SOURCE=etcd; remove it or set the source`);
+      }
+    }
+    return undefined;
+  }
+  const before = problems.length;
+  if (env.SNOWFLAKE_WORKER_ID !== undefined) {
+    problems.push(
+      'SNOWFLAKE_WORKER_ID: must not be set with SNOWFLAKE_WORKER_ID_SOURCE=etcd (the worker ID is claimed from etcd)',
+    );
+  }
+  const endpoints = values.SNOWFLAKE_ETCD_ENDPOINTS.split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
+  if (endpoints.length === 0) {
+    problems.push(
+      'SNOWFLAKE_ETCD_ENDPOINTS: required with SNOWFLAKE_WORKER_ID_SOURCE=etcd (e.g. http://etcd-0:2379,http://etcd-1:2379)',
+    );
+  }
+  const { SNOWFLAKE_ETCD_CA_FILE: caFile, SNOWFLAKE_ETCD_CERT_FILE: certFile } = values;
+  const { SNOWFLAKE_ETCD_KEY_FILE: keyFile, SNOWFLAKE_ETCD_USERNAME: username } = values;
+  const password = values.SNOWFLAKE_ETCD_PASSWORD;
+  if ((certFile === '') !== (keyFile === '')) {
+    problems.push(
+      'SNOWFLAKE_ETCD_CERT_FILE/SNOWFLAKE_ETCD_KEY_FILE: give both (client-certificate auth) or neither',
+    );
+  }
+  if (certFile !== '' && caFile === '') {
+    problems.push(
+      'SNOWFLAKE_ETCD_CA_FILE: required with SNOWFLAKE_ETCD_CERT_FILE (TLS client-certificate auth)',
+    );
+  }
+  if ((username === '') !== (password === '')) {
+    problems.push('SNOWFLAKE_ETCD_USERNAME/SNOWFLAKE_ETCD_PASSWORD: give both (password auth) or neither');
+  }
+  if (problems.length > before) return undefined;
+  return {
+    endpoints,
+    prefix: values.SNOWFLAKE_ETCD_PREFIX,
+    leaseTtlSeconds: values.SNOWFLAKE_ETCD_LEASE_TTL_S,
+    ...(caFile !== '' && {
+      tls: { caFile, ...(certFile !== '' && { certFile, keyFile }) },
+    }),
+    ...(username !== '' && { auth: { username, password } }),
+  };
 }
 
 /** Kubernetes injects SNOWFLAKE_SERVICE_HOST, SNOWFLAKE_PORT_50051_TCP… for a Service named "snowflake". */

@@ -196,14 +196,14 @@ export class WorkerIdsExhaustedError extends SnowflakeError {
 }
 
 /** The worker-ID lease is gone (expired, revoked or its key taken over): this node ID may not be used. */
-export class WorkerLeaseLostError extends SnowflakeError {
+export class WorkerLeaseLostError extends RefusalError {
   constructor(message: string) {
     super('WORKER_LEASE_LOST', message);
   }
 }
 
 /** The coordinator (etcd) could not be reached in time, or answered with data this service cannot use. */
-export class CoordinationError extends SnowflakeError {
+export class CoordinationError extends RefusalError {
   constructor(message: string, cause?: unknown) {
     super('COORDINATION_FAILED', message);
     if (cause !== undefined) this.cause = cause;

@@ -1,7 +1,7 @@
 import { loadConfig, helpText } from './config';
-import { InvalidConfigError } from './errors';
+import { InvalidConfigError, SnowflakeError } from './errors';
 import { createLogger } from './logger';
-import { startServer } from './server';
+import { startServer, type RunningServer } from './server';
 import { systemClock } from './system-clock';
 
 /** Process entry: parse flags, validate config, start, and stop gracefully on SIGTERM/SIGINT. */
@@ -26,32 +26,52 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
   }
   const logger = createLogger(loaded.config.logLevel);
   for (const warning of loaded.warnings) logger.warn(warning);
-  const server = await startServer(loaded.config, { logger }).catch((err: unknown) => {
-    logger.fatal({ err }, 'failed to start');
-    return undefined;
-  });
-  if (server === undefined) return 1;
+  /** Start failures go to the log and to stderr (even at log level silent), as one line without a stack. */
+  const startFailed = (err: unknown): number => {
+    const message = err instanceof Error ? err.message : String(err);
+    const code = err instanceof SnowflakeError ? err.code : undefined;
+    logger.fatal({ err: message, code }, 'failed to start');
+    process.stderr.write(`failed to start: ${code === undefined ? '' : `${code}: `}${message}\n`);
+    return 1;
+  };
 
+  // Signals are handled from the start: one that arrives while starting (e.g. during the etcd claim)
+  // stops the server as soon as it exists, so a claimed worker ID is released, not left to its TTL.
+  let server: RunningServer | undefined;
   let signalled = false;
+  /** Read through a function: the flag is set by a signal during the await below, unseen by flow analysis. */
+  const wasSignalled = () => signalled;
+  const stopAndExit = (running: RunningServer) => {
+    void running.stop().then(({ forced }) => {
+      process.exit(forced ? 1 : 0);
+    });
+  };
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
     signalled = true;
-    logger.info({ signal }, 'signal received');
-    void server.stop().then(({ forced }) => {
-      process.exit(forced ? 1 : 0);
-    });
+    logger.info({ signal, starting: server === undefined }, 'signal received');
+    if (server !== undefined) stopAndExit(server);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+
+  try {
+    server = await startServer(loaded.config, { logger });
+  } catch (err) {
+    return startFailed(err);
+  }
+  if (wasSignalled()) {
+    stopAndExit(server);
+    return undefined;
+  }
   try {
     await server.ready;
   } catch (err) {
-    logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'failed to start');
     await server.stop();
-    return 1;
+    return startFailed(err);
   }
   return undefined;
 }

@@ -3,22 +3,23 @@ import { ReflectionService } from '@grpc/reflection';
 import type { Logger } from 'pino';
 import { splitAddress, type Config } from './config';
 import { IdCodec } from './core/codec';
-import { Generator } from './core/generator';
 import { layoutEndMs } from './core/layout';
 import { TimeBase, type ClockSources } from './core/time-base';
-import { StartingError } from './errors';
+import { SnowflakeError } from './errors';
 import { createHealth } from './grpc/health';
 import { idGeneratorService } from './grpc/id-generator-service';
 import { packageDefinition } from './grpc/proto';
-import { IdIssuer, timerScheduler, type Scheduler } from './issuer';
+import { timerScheduler, type IdSource, type Scheduler } from './issuer';
 import { createLogger } from './logger';
 import { initializeGrpcMetrics, metricsInterceptor } from './metrics/grpc-interceptor';
 import { startMetricsServer } from './metrics/http-server';
 import { createMetrics, type Metrics } from './metrics/metrics';
 import { acquireStateDirLock } from './state/lock';
-import { ReservationKeeper } from './state/reservation-keeper';
+import { NodeSession, type SessionDeps } from './session';
 import { StateFile } from './state/state-file';
 import { systemClockSources } from './system-clock';
+import type { WorkerIdClaim } from './worker-id/claim';
+import { workerIdSource } from './worker-id/source';
 
 /** Optional collaborators for {@link startServer}; tests inject a fake clock or a silent logger. */
 export interface ServerOptions {
@@ -38,10 +39,13 @@ export interface RunningServer {
   readonly metricsPort: number;
   /** The service's private metrics registry and metrics. */
   readonly metrics: Metrics;
+  /** The node ID currently stamped into IDs (with etcd it may change after a lost lease). */
+  node(): { readonly datacenterId: number; readonly workerId: number };
   /**
    * Resolves once IDs are issued (health SERVING): after the clock has passed the reservation persisted
-   * by an earlier run and a new one is on disk. Rejects if that takes longer than
-   * config.maxStartupWaitMs or the reservation cannot be written; call stop() then.
+   * by an earlier run (and, with etcd, by earlier holders of the claimed worker ID) and a new one is
+   * durable. Rejects if that takes longer than config.maxStartupWaitMs or the reservation cannot be
+   * written; call stop() then.
    */
   readonly ready: Promise<void>;
   /**
@@ -52,25 +56,27 @@ export interface RunningServer {
   stop(): Promise<{ forced: boolean }>;
 }
 
-/** How often the skew, the reservation and health are re-checked, in ms. */
+/** How often the skew, the lease, the reservation and health are re-checked, in ms. */
 const HOUSEKEEPING_MS = 100;
 
-/** Starts the gRPC server (IdGenerator, health, reflection) and the /metrics endpoint for a validated config. */
+/** Backoff between attempts to re-claim a worker ID after losing one, in ms: doubled up to the max. */
+const RECLAIM_BACKOFF_MS = { first: 500, max: 10_000 } as const;
+
+/**
+ * Starts the gRPC server (IdGenerator, health, reflection) and the /metrics endpoint for a validated
+ * config. With `workerIdSource` etcd it first claims a worker ID (rejecting when every ID is held or
+ * etcd does not answer within the claim timeout); the other sources use the configured node.
+ */
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
   const codec = new IdCodec(config.layout);
+  const clockSources = options.clockSources ?? systemClockSources;
+  const monotonicNowMs = () => clockSources.monotonicMs();
+  const acquireClaim = workerIdSource(config, { monotonicNowMs, metrics, logger });
   const lock = acquireStateDirLock(config.stateDir);
-  const stateFile = new StateFile(config.stateDir, config.layout, config.node);
-  let persistedMs: number;
-  try {
-    persistedMs = stateFile.read().reservedUntilMs;
-  } catch (err) {
-    lock.release();
-    throw err;
-  }
 
-  const timeBase = new TimeBase(options.clockSources ?? systemClockSources, config.maxClockSkewMs, {
+  const timeBase = new TimeBase(clockSources, config.maxClockSkewMs, {
     skewChanged(skewMs, stepMs, action) {
       if (stepMs < 0) metrics.clockBackwards.inc();
       metrics.clockSkew.set(action === 'tolerated' || action === 'refusing' ? skewMs / 1000 : 0);
@@ -80,35 +86,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       else logger.warn(fields, 'wall clock stepped');
     },
   });
-  const generator = new Generator(
-    codec,
-    config.node,
-    timeBase,
-    { maxBackwardsMs: config.maxClockBackwardsMs },
-    {
-      sequenceExhausted() {
-        metrics.sequenceExhausted.inc();
-      },
-    },
-  );
-  generator.restoreFloor(persistedMs);
-  const keeper = new ReservationKeeper(
-    { write: (ms) => stateFile.write(ms), description: stateFile.path },
-    () => timeBase.peekMs(),
-    generator,
-    { aheadMs: config.reservationMs },
-    {
-      failed(err) {
-        metrics.stateWriteFailures.inc();
-        logger.error({ err: err.message, path: stateFile.path }, 'cannot persist the timestamp reservation');
-      },
-    },
-  );
-  keeper.init(persistedMs);
 
   const health = createHealth();
   const refusing = new Set<string>(['starting']);
-  let startingReason = 'starting';
   const updateServing = () => {
     const serving = refusing.size === 0;
     health.setServing(serving);
@@ -120,34 +100,127 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     else refusing.delete(reason);
     updateServing();
   };
-  const issuer: IdIssuer = new IdIssuer(
-    generator,
-    options.scheduler ?? timerScheduler,
-    {
-      issued(count) {
-        metrics.idsGenerated.inc(count);
-      },
-      refused(err) {
-        metrics.refusals.inc({ code: err.code });
-      },
-      availabilityChanged(available, reason) {
-        if (available) logger.info('issuing IDs again');
-        else logger.error({ code: reason?.code, err: reason?.message }, 'refusing to issue IDs');
-        setRefusing('generator', !available);
-      },
-    },
-    {
-      gate: () => (refusing.has('starting') ? new StartingError(startingReason) : undefined),
-      extendReservation: () => keeper.ensureCovers(),
-    },
-  );
   updateServing();
-  metrics.workerInfo.set({ datacenter_id: config.node.datacenterId, worker_id: config.node.workerId }, 1);
+
+  const sessionDeps: SessionDeps = {
+    codec,
+    timeBase,
+    monotonicNowMs,
+    scheduler: options.scheduler ?? timerScheduler,
+    openStateFile: (node) => new StateFile(config.stateDir, config.layout, node),
+    nodeMayChange: config.workerIdSource === 'etcd',
+    maxClockBackwardsMs: config.maxClockBackwardsMs,
+    reservationMs: config.reservationMs,
+    metrics,
+    logger,
+    availabilityChanged(changed, available) {
+      if (changed === session) setRefusing('generator', !available);
+    },
+  };
+
+  let session: NodeSession;
+  try {
+    const claim = await acquireClaim();
+    try {
+      session = new NodeSession(sessionDeps, claim, 0);
+    } catch (err) {
+      await claim.release();
+      throw err;
+    }
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+
+  let stopping = false;
+  /** Read through a function: the flag changes across awaits, which flow analysis does not see. */
+  const isStopping = () => stopping;
+  let reclaiming: Promise<void> | undefined;
+  let wakeReclaim: (() => void) | undefined;
+  const showNode = (current: NodeSession) => {
+    metrics.workerInfo.reset();
+    metrics.workerInfo.set(
+      { datacenter_id: current.claim.node.datacenterId, worker_id: current.claim.node.workerId },
+      1,
+    );
+  };
+  const watchLoss = (watched: NodeSession) => {
+    watched.claim.onLost((reason) => {
+      if (stopping || watched !== session) return;
+      logger.error({ reason, node: watched.claim.node }, 'worker ID lost: refusing, then claiming one again');
+      setRefusing('lease', true);
+      metrics.workerLeaseState.set(0);
+      watched.close();
+      void watched.claim.release();
+      reclaiming ??= reclaim(watched).finally(() => {
+        reclaiming = undefined;
+      });
+    });
+  };
+  /** Claims a worker ID again (possibly another one) and starts a fresh session after the old one's IDs. */
+  const reclaim = async (lost: NodeSession): Promise<void> => {
+    const notBeforeMs = Math.max(lost.generator.issuedUntilMs, lost.floorMs);
+    // Bounded by stop(): every iteration either succeeds, or waits out a backoff that stop() cuts short.
+    for (let backoffMs: number = RECLAIM_BACKOFF_MS.first; !stopping;) {
+      let claim: WorkerIdClaim | undefined;
+      let next: NodeSession | undefined;
+      try {
+        claim = await acquireClaim();
+        if (isStopping()) {
+          await claim.release();
+          return;
+        }
+        next = new NodeSession(sessionDeps, claim, notBeforeMs);
+        session = next;
+        watchLoss(next);
+        await next.activate(config.maxStartupWaitMs, 'left in etcd by this process or an earlier holder');
+        // stop() finalizes and releases the current session; a lost one was handed on by watchLoss.
+        if (next !== session || isStopping()) return;
+        showNode(next);
+        setRefusing('generator', false);
+        setRefusing('lease', false);
+        metrics.workerLeaseState.set(1);
+        logger.info({ node: next.claim.node }, 'worker ID claimed again; serving');
+        return;
+      } catch (err) {
+        logger.error(
+          { err: err instanceof SnowflakeError ? err.message : err, retryInMs: backoffMs },
+          'cannot claim a worker ID again; still refusing',
+        );
+        next?.close();
+        await claim?.release();
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, backoffMs);
+        wakeReclaim = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      backoffMs = Math.min(backoffMs * 2, RECLAIM_BACKOFF_MS.max);
+    }
+  };
+  watchLoss(session);
+
+  // Calls always go to the current session; one that waits across a re-claim fails on the old gate.
+  const issuer: IdSource = {
+    next: (isCancelled) => session.issuer.next(isCancelled),
+    batch: (count, isCancelled) => session.issuer.batch(count, isCancelled),
+    batchInto: (count, out, offset, isCancelled) => session.issuer.batchInto(count, out, offset, isCancelled),
+  };
+  showNode(session);
+  metrics.workerLeaseState.set(1);
   const housekeeping = setInterval(() => {
+    const current = session;
     metrics.timeRemaining.set((layoutEndMs(config.layout) - timeBase.peekMs()) / 1000);
     metrics.clockSkew.set(timeBase.skewMs / 1000);
     setRefusing('clock-skew', timeBase.isRefusing);
-    if (!timeBase.isRefusing) void keeper.maybeRenew();
+    const leaseOk = current.leaseValid && reclaiming === undefined;
+    metrics.workerLeaseState.set(leaseOk ? 1 : 0);
+    setRefusing('lease', !leaseOk);
+    if (!current.active) return;
+    if (!timeBase.isRefusing) void current.keeper.maybeRenew();
+    const { keeper } = current;
     setRefusing('reservation', keeper.failure !== undefined && keeper.reservedUntilMs <= timeBase.peekMs());
   }, HOUSEKEEPING_MS);
   housekeeping.unref();
@@ -155,7 +228,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const service = idGeneratorService({
     issuer,
     codec,
-    node: config.node,
+    node: () => session.claim.node,
     maxBatchSize: config.maxBatchSize,
     logger,
   });
@@ -166,9 +239,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   health.addToServer(server);
   new ReflectionService(packageDefinition()).addToServer(server);
 
-  const closeOnStartFailure = (err: unknown): never => {
+  const closeOnStartFailure = async (err: unknown): Promise<never> => {
+    stopping = true;
     clearInterval(housekeeping);
     server.forceShutdown();
+    session.close();
+    await session.claim.release();
     lock.release();
     throw err;
   };
@@ -185,45 +261,39 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         new Error(`cannot listen on SNOWFLAKE_METRICS_ADDR=${config.metricsAddr}: ${String(err)}`),
       ),
   );
+  const first = session;
   logger.info(
     {
       layout: config.layout,
       epoch: new Date(config.layout.epochMs).toISOString(),
-      datacenterId: config.node.datacenterId,
-      workerId: config.node.workerId,
+      datacenterId: first.claim.node.datacenterId,
+      workerId: first.claim.node.workerId,
       workerIdSource: config.workerIdSource,
       grpcAddr: `${splitAddress(config.grpcAddr).host}:${grpcPort}`,
       metricsAddr: `${metricsAddr.host}:${metricsServer.port}`,
       maxBatchSize: config.maxBatchSize,
-      stateFile: stateFile.path,
-      reservedUntil: new Date(persistedMs).toISOString(),
+      stateFile: first.stateFile.path,
+      reservedUntil: new Date(first.floorMs).toISOString(),
     },
     'snowflake service started',
   );
 
   const ready = (async () => {
-    const behindMs = persistedMs - timeBase.peekMs();
-    if (behindMs > 0) {
-      const fields = { behindMs: Math.ceil(behindMs), reservedUntil: new Date(persistedMs).toISOString() };
-      if (behindMs > config.maxStartupWaitMs) {
-        throw new StartingError(
-          `clock is ${fields.behindMs} ms behind the timestamp reservation in ${stateFile.path} ` +
-            `(${fields.reservedUntil}), more than SNOWFLAKE_MAX_STARTUP_WAIT_MS=${config.maxStartupWaitMs}: ` +
-            `IDs issued before the restart could be repeated; refusing to start`,
-        );
-      }
-      startingReason = `waiting ${fields.behindMs} ms for the clock to pass the persisted reservation ${fields.reservedUntil}`;
-      logger.warn(fields, 'clock is behind the persisted reservation: waiting before serving (NOT_SERVING)');
-      await new Promise((resolve) => setTimeout(resolve, Math.ceil(behindMs)).unref());
-    }
-    await keeper.ensureCovers();
+    await first.activate(
+      config.maxStartupWaitMs,
+      `in ${first.stateFile.path}${
+        first.claim.source === 'etcd' ? ' or left in etcd by an earlier holder' : ''
+      }`,
+    );
     setRefusing('starting', false);
-    logger.info({ reservedUntil: new Date(keeper.reservedUntilMs).toISOString() }, 'serving');
+    logger.info({ reservedUntil: new Date(first.keeper.reservedUntilMs).toISOString() }, 'serving');
   })();
   ready.catch(() => undefined);
 
-  let stopping: Promise<{ forced: boolean }> | undefined;
+  let stopped: Promise<{ forced: boolean }> | undefined;
   const stop = async (): Promise<{ forced: boolean }> => {
+    stopping = true;
+    wakeReclaim?.();
     setRefusing('draining', true);
     clearInterval(housekeeping);
     logger.info({ timeoutMs: config.shutdownTimeoutMs }, 'shutting down: draining in-flight calls');
@@ -237,10 +307,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         resolve(false);
       });
     });
-    issuer.close();
-    if (!refusing.has('starting')) await keeper.finalize();
-    if (keeper.failure !== undefined)
-      logger.error({ err: keeper.failure.message }, 'final reservation write failed');
+    await reclaiming;
+    const last = session;
+    const wasActive = last.active;
+    last.close();
+    if (wasActive && last.leaseValid) await last.keeper.finalize();
+    if (last.keeper.failure !== undefined)
+      logger.error({ err: last.keeper.failure.message }, 'final reservation write failed');
+    await last.claim.release();
     lock.release();
     await metricsServer.close();
     if (forced) logger.warn('shutdown timeout reached: in-flight calls were cut');
@@ -252,7 +326,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     grpcPort,
     metricsPort: metricsServer.port,
     metrics,
+    node: () => session.claim.node,
     ready,
-    stop: () => (stopping ??= stop()),
+    stop: () => (stopped ??= stop()),
   };
 }

@@ -26,7 +26,12 @@ export interface ChildSpec {
   readonly env?: Readonly<Record<string, string>>;
   /** `msg` of the JSON log line that says the server is listening; it carries `grpcAddr`. */
   readonly startMessage: string;
-  /** Longest wait for that line, in ms. Default 15,000. */
+  /**
+   * `msg` of a later log line that says calls are answered (the service listens before it serves: it
+   * refuses with STARTING until its reservation is durable). Default: the start line is enough.
+   */
+  readonly readyMessage?: string;
+  /** Longest wait for those lines, in ms. Default 15,000. */
   readonly timeoutMs?: number;
 }
 
@@ -62,14 +67,19 @@ export function startChild(spec: ChildSpec): Promise<ChildServer> {
       clearTimeout(timer);
       reject(new Error(`${spec.script} exited with ${code} before starting; stderr: ${stderr}`));
     });
+    let started: Record<string, unknown> | undefined;
     readline.createInterface({ input: child.stdout }).on('line', (line) => {
       const entry = parseJson(line);
-      if (entry?.msg !== spec.startMessage || typeof entry.grpcAddr !== 'string') return;
+      if (started === undefined) {
+        if (entry?.msg !== spec.startMessage || typeof entry.grpcAddr !== 'string') return;
+        started = entry;
+        if (spec.readyMessage !== undefined) return;
+      } else if (entry?.msg !== spec.readyMessage) return;
       clearTimeout(timer);
       resolve({
         child,
-        grpcAddr: entry.grpcAddr,
-        metricsAddr: typeof entry.metricsAddr === 'string' ? entry.metricsAddr : undefined,
+        grpcAddr: String(started.grpcAddr),
+        metricsAddr: typeof started.metricsAddr === 'string' ? started.metricsAddr : undefined,
         stderr: () => stderr,
         cpuSeconds: () => (child.pid === undefined ? undefined : procCpuSeconds(child.pid)),
         stop: (stopTimeoutMs = 15_000) => {

@@ -35,6 +35,7 @@ export async function startService(options: ServerChildOptions = {}): Promise<Ch
         ...options.env,
       },
       startMessage: 'snowflake service started',
+      readyMessage: 'serving',
     });
     return { ...server, stop: (timeoutMs) => server.stop(timeoutMs).finally(removeState) };
   } catch (err) {

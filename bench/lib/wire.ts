@@ -230,11 +230,13 @@ export function scanBatchIdsResponse(buf: Buffer): PackedScan | undefined {
   if (offset + length !== buf.length || length % 8 !== 0 || length === 0) return undefined;
   let ascending = true;
   const runStarts = [offset];
-  let prevHi = buf.readUInt32LE(offset + 4);
-  let prevLo = buf.readUInt32LE(offset);
+  // A DataView reads a 32-bit half in about a ns; Buffer.readUInt32LE takes several.
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  let prevHi = view.getUint32(offset + 4, true);
+  let prevLo = view.getUint32(offset, true);
   for (let at = offset + 8; at < buf.length; at += 8) {
-    const lo = buf.readUInt32LE(at);
-    const hi = buf.readUInt32LE(at + 4);
+    const lo = view.getUint32(at, true);
+    const hi = view.getUint32(at + 4, true);
     if (hi === prevHi ? lo !== prevLo + 1 : !(hi === prevHi + 1 && lo === 0 && prevLo === 0xffffffff)) {
       runStarts.push(at);
       if (hi < prevHi || (hi === prevHi && lo <= prevLo)) ascending = false;

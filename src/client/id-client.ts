@@ -1,3 +1,4 @@
+import { decodeBatchIdsResponse } from '../grpc/packed-ids';
 import { snowflakeProto } from '../grpc/proto';
 import { Balancer } from './balancer';
 import { IdClientError } from './errors';
@@ -96,17 +97,20 @@ export function createIdClient(options: IdClientOptions): IdClient {
     abort.signal,
   );
   const methods = snowflakeProto().IdGenerator.service;
+  // IDs straight from their fixed64 bytes to bigint: proto-loader would build a Long and a decimal
+  // string per ID first (most of a 10,000-ID batch's client CPU).
+  const batchIds = { ...methods.BatchIds, responseDeserialize: decodeBatchIdsResponse };
   const closedError = () => new IdClientError('CLIENT_CLOSED', 'the ID client was closed');
 
   const fetchBatch = async (count: number): Promise<bigint[]> => {
-    const { value, address } = await caller.call('BatchIds', methods.BatchIds, { count });
+    const { value, address } = await caller.call('BatchIds', batchIds, { count });
     if (value.ids.length !== count) {
       throw new IdClientError(
         'INVALID_RESPONSE',
         `${address} returned ${value.ids.length} IDs for BatchIds(count=${count})`,
       );
     }
-    return value.ids.map((text) => wireUint64(text, address, 'BatchIds id'));
+    return value.ids;
   };
 
   const pool =

@@ -55,7 +55,10 @@ export interface IdClientOptions {
   readonly hooks?: IdClientHooks;
   /** Channel credentials. Default: insecure (plaintext). */
   readonly credentials?: grpc.ChannelCredentials;
-  /** grpc-js channel options (keepalive, message sizes…), passed through unchanged. */
+  /**
+   * grpc-js channel options (keepalive, message sizes…), passed through unchanged; the one default is
+   * `grpc-node.flow_control_window` = {@link FLOW_CONTROL_WINDOW_BYTES}.
+   */
   readonly channelOptions?: grpc.ChannelOptions;
   /** Monotonic clock in ms used to age buffered IDs. Default `performance.now()`; tests inject a fake. */
   readonly clock?: () => number;
@@ -78,6 +81,16 @@ export interface ResolvedClientOptions {
   readonly channelOptions: grpc.ChannelOptions;
   readonly clock: () => number;
 }
+
+/** grpc-js channel option: the HTTP/2 flow-control window the client grants, per stream and per connection, in bytes. */
+const FLOW_CONTROL_WINDOW = 'grpc-node.flow_control_window';
+
+/**
+ * Default for {@link FLOW_CONTROL_WINDOW}: 4 MiB, room for dozens of BatchIds(10,000) responses (80 kB
+ * each). grpc-js's default, 64 KiB, is less than one of them, so the server would stall on every large
+ * batch until the client's WINDOW_UPDATE arrives.
+ */
+const FLOW_CONTROL_WINDOW_BYTES = 4 * 2 ** 20;
 
 const ADDRESS_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
@@ -138,7 +151,7 @@ export function resolveClientOptions(options: IdClientOptions): ResolvedClientOp
     maxAgeMs,
     hooks: options.hooks ?? {},
     credentials: options.credentials ?? grpc.credentials.createInsecure(),
-    channelOptions: options.channelOptions ?? {},
+    channelOptions: { [FLOW_CONTROL_WINDOW]: FLOW_CONTROL_WINDOW_BYTES, ...options.channelOptions },
     clock: options.clock ?? (() => performance.now()),
   };
 }

@@ -62,6 +62,12 @@ export class Generator {
   private lastObservedTick = -Infinity;
   private exhaustedTick = -1;
   private ceilingTick = Infinity;
+  /** The tick whose first ID is cached below: computed once per tick, not once per ID. */
+  private baseTick = -1;
+  private baseId = 0n;
+  /** baseId as unsigned 32-bit halves, for writing IDs without a bigint each. */
+  private baseHi = 0;
+  private baseLo = 0;
 
   constructor(
     codec: IdCodec,
@@ -143,7 +149,28 @@ export class Generator {
 
   /** The ID at `sequence` within an allocated `tick` (no range checks: use values from {@link allocate}). */
   idAt(tick: number, sequence: number): bigint {
-    return this.codec.tickBase(tick, this.nodeBits) + BigInt(sequence);
+    if (tick !== this.baseTick) this.loadBase(tick);
+    return this.baseId + BigInt(sequence);
+  }
+
+  /**
+   * Writes the IDs of `run` (from {@link allocate}) into `out` from byte `offset` on, ascending, each as
+   * 8 little-endian bytes (protobuf fixed64), with no bigint per ID; returns the offset past the last.
+   * `out` must hold run.count × 8 bytes from `offset`.
+   */
+  writeIds(run: Allocation, out: DataView, offset: number): number {
+    if (run.tick !== this.baseTick) this.loadBase(run.tick);
+    const hi = this.baseHi;
+    // The sequence field lies in the low 31 bits, where the tick's first ID has only zeros: adding a
+    // sequence to the low half never carries into the high half.
+    const lo = this.baseLo;
+    const end = run.firstSequence + run.count;
+    for (let sequence = run.firstSequence; sequence < end; sequence++) {
+      out.setUint32(offset, lo + sequence, true);
+      out.setUint32(offset + 4, hi, true);
+      offset += 8;
+    }
+    return offset;
   }
 
   /**
@@ -188,6 +215,14 @@ export class Generator {
       throw new ClockMovedBackwardsError(Math.ceil(behind), this.options.maxBackwardsMs);
     }
     return behind;
+  }
+
+  private loadBase(tick: number): void {
+    const base = this.codec.tickBase(tick, this.nodeBits);
+    this.baseTick = tick;
+    this.baseId = base;
+    this.baseHi = Number(base >> 32n);
+    this.baseLo = Number(base & 0xffff_ffffn);
   }
 
   private startOfTick(tick: number): number {

@@ -2,20 +2,21 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { BatchSizeError, MalformedRequestError, SnowflakeError, toGrpcStatus } from '../errors';
 import { formatRfc3339, type IdCodec, type NodeId } from '../core/codec';
-import type { IdIssuer } from '../issuer';
+import type { IdSource } from '../issuer';
 import type { BatchIdsRequest__Output } from '../generated/snowflake/v1/BatchIdsRequest';
 import type { DecodeIdRequest__Output } from '../generated/snowflake/v1/DecodeIdRequest';
 import type { DecodeIdResponse } from '../generated/snowflake/v1/DecodeIdResponse';
 import type { GetInfoResponse } from '../generated/snowflake/v1/GetInfoResponse';
-import type { NextIdResponse } from '../generated/snowflake/v1/NextIdResponse';
-import { encodeBatchIdsResponse } from './packed-ids';
+import { encodeNextIdResponse, packedIdsMessage, preEncoded } from './packed-ids';
 import { snowflakeProto } from './proto';
 
 /** What the IdGenerator handlers need. */
 export interface IdGeneratorDeps {
-  readonly issuer: IdIssuer;
+  /** Where IDs come from (the current session's issuer). */
+  readonly issuer: IdSource;
   readonly codec: IdCodec;
-  readonly node: NodeId;
+  /** The node ID stamped into IDs right now (it may change when an etcd lease is lost and re-claimed). */
+  readonly node: () => NodeId;
   /** Largest BatchIds count accepted. */
   readonly maxBatchSize: number;
   readonly logger: Logger;
@@ -23,6 +24,15 @@ export interface IdGeneratorDeps {
 
 /** Trailing-metadata key carrying the stable error code (e.g. BATCH_SIZE_OUT_OF_RANGE) on every error. */
 export const ERROR_CODE_METADATA_KEY = 'snowflake-error-code';
+
+/**
+ * Hand-written response encoders replacing proto-loader's for the two ID methods (see packed-ids.ts):
+ * NextId answers a bigint, BatchIds the finished BatchIdsResponse bytes with the IDs written in place.
+ */
+const RESPONSE_ENCODERS = new Map<string, grpc.serialize<bigint> | grpc.serialize<Buffer>>([
+  ['NextId', encodeNextIdResponse],
+  ['BatchIds', preEncoded],
+]);
 
 const MALFORMED = Symbol('malformed request');
 
@@ -33,8 +43,8 @@ interface Malformed {
 
 /**
  * The `snowflake.v1.IdGenerator` service: its definition (proto-loader's, with two changes: request
- * bytes that fail to decode become INVALID_ARGUMENT instead of grpc-js's INTERNAL, and BatchIdsResponse
- * is encoded straight from bigints) and its handlers.
+ * bytes that fail to decode become INVALID_ARGUMENT instead of grpc-js's INTERNAL, and the NextId and
+ * BatchIds responses are encoded by hand) and its handlers.
  */
 export function idGeneratorService(deps: IdGeneratorDeps): {
   definition: grpc.ServiceDefinition;
@@ -43,38 +53,56 @@ export function idGeneratorService(deps: IdGeneratorDeps): {
   const { issuer, codec, node, maxBatchSize, logger } = deps;
   const { layout } = codec;
 
+  const fail = <Res>(
+    call: grpc.ServerUnaryCall<unknown, Res>,
+    callback: grpc.sendUnaryData<Res>,
+    err: unknown,
+  ): void => {
+    if (!(err instanceof SnowflakeError))
+      logger.error({ err, method: call.getPath() }, 'unexpected error in handler');
+    const { code, details } = toGrpcStatus(err);
+    const metadata = new grpc.Metadata();
+    if (err instanceof SnowflakeError) metadata.set(ERROR_CODE_METADATA_KEY, err.code);
+    callback({ code, details, metadata });
+  };
+
+  // Answers synchronously when the handler does, and without a wrapping promise otherwise: this runs
+  // once per call, and NextId's whole budget is a few µs above an empty grpc-js handler.
   const unary =
     <Req, Res>(
       handle: (request: Req, isCancelled: () => boolean) => Res | Promise<Res>,
     ): grpc.handleUnaryCall<Req, Res> =>
     (call, callback) => {
-      const request = call.request as Req | Malformed;
-      const isCancelled = () => call.cancelled;
-      new Promise<Res>((resolve) => {
+      let result: Res | Promise<Res>;
+      try {
+        const request = call.request as Req | Malformed;
         if (isMalformed(request)) throw new MalformedRequestError(request[MALFORMED]);
-        resolve(handle(request, isCancelled));
-      }).then(
+        result = handle(request, () => call.cancelled);
+      } catch (err) {
+        fail(call, callback, err);
+        return;
+      }
+      if (!(result instanceof Promise)) {
+        callback(null, result);
+        return;
+      }
+      result.then(
         (response) => {
           callback(null, response);
         },
         (err: unknown) => {
-          if (!(err instanceof SnowflakeError))
-            logger.error({ err, method: call.getPath() }, 'unexpected error in handler');
-          const { code, details } = toGrpcStatus(err);
-          const metadata = new grpc.Metadata();
-          if (err instanceof SnowflakeError) metadata.set(ERROR_CODE_METADATA_KEY, err.code);
-          callback({ code, details, metadata });
+          fail(call, callback, err);
         },
       );
     };
 
   const implementation: grpc.UntypedServiceImplementation = {
-    NextId: unary<unknown, NextIdResponse>(async (_req, isCancelled) => ({
-      id: (await issuer.next(isCancelled)).toString(),
-    })),
-    BatchIds: unary<BatchIdsRequest__Output, readonly bigint[]>((req, isCancelled) => {
+    NextId: unary<unknown, bigint>((_req, isCancelled) => issuer.next(isCancelled)),
+    BatchIds: unary<BatchIdsRequest__Output, Buffer>(async (req, isCancelled) => {
       if (req.count < 1 || req.count > maxBatchSize) throw new BatchSizeError(req.count, maxBatchSize);
-      return issuer.batch(req.count, isCancelled);
+      const message = packedIdsMessage(req.count);
+      await issuer.batchInto(req.count, message.view, message.idsOffset, isCancelled);
+      return message.bytes;
     }),
     DecodeId: unary<DecodeIdRequest__Output, DecodeIdResponse>((req) => {
       const decoded = codec.decode(BigInt(req.id));
@@ -87,17 +115,20 @@ export function idGeneratorService(deps: IdGeneratorDeps): {
         timestamp: formatRfc3339(decoded.timestampMs),
       };
     }),
-    GetInfo: unary<unknown, GetInfoResponse>(() => ({
-      epoch_ms: String(layout.epochMs),
-      timestamp_bits: layout.timestampBits,
-      datacenter_bits: layout.datacenterBits,
-      worker_bits: layout.workerBits,
-      sequence_bits: layout.sequenceBits,
-      time_unit_ms: layout.timeUnitMs,
-      datacenter_id: node.datacenterId,
-      worker_id: node.workerId,
-      max_batch_size: maxBatchSize,
-    })),
+    GetInfo: unary<unknown, GetInfoResponse>(() => {
+      const { datacenterId, workerId } = node();
+      return {
+        epoch_ms: String(layout.epochMs),
+        timestamp_bits: layout.timestampBits,
+        datacenter_bits: layout.datacenterBits,
+        worker_bits: layout.workerBits,
+        sequence_bits: layout.sequenceBits,
+        time_unit_ms: layout.timeUnitMs,
+        datacenter_id: datacenterId,
+        worker_id: workerId,
+        max_batch_size: maxBatchSize,
+      };
+    }),
   };
 
   const base = snowflakeProto().IdGenerator.service as grpc.ServiceDefinition;
@@ -107,7 +138,7 @@ export function idGeneratorService(deps: IdGeneratorDeps): {
       {
         ...method,
         requestDeserialize: tolerant(method.requestDeserialize),
-        ...(name === 'BatchIds' ? { responseSerialize: encodeBatchIdsResponse } : {}),
+        responseSerialize: RESPONSE_ENCODERS.get(name) ?? method.responseSerialize,
       },
     ]),
   );

@@ -33,39 +33,57 @@ export function initializeGrpcMetrics(
   }
 }
 
+/** The series one method writes, resolved once: prom-client's label lookup costs µs per call. */
+interface MethodSeries {
+  readonly started: { inc(): void };
+  readonly seconds: { observe(v: number): void };
+  /** grpc_server_handled_total children by status code (grpc.status values 0…16), created on first use. */
+  readonly handled: ({ inc(): void } | undefined)[];
+  readonly labels: GrpcLabels;
+}
+
 /**
  * A grpc-js server interceptor recording grpc_server_started_total, grpc_server_handled_total and
  * grpc_server_handling_seconds for every method of every service on the server. Children of the label
- * sets are cached per method so a call costs no label lookups.
+ * sets are cached per method and status code so a call costs no label lookups.
  */
 export function metricsInterceptor(metrics: Metrics): grpc.ServerInterceptor {
-  const perMethod = new Map<
-    string,
-    { started: { inc(): void }; seconds: { observe(v: number): void }; labels: GrpcLabels }
-  >();
-  return (method, call) => {
+  const perMethod = new Map<string, MethodSeries>();
+  const seriesOf = (method: grpc.ServerMethodDefinition<unknown, unknown>): MethodSeries => {
     let m = perMethod.get(method.path);
     if (m === undefined) {
       const labels = labelsOf(method);
       m = {
         started: metrics.grpcStarted.labels(labels),
         seconds: metrics.grpcHandlingSeconds.labels(labels),
+        handled: [],
         labels,
       };
       perMethod.set(method.path, m);
     }
-    const { started, seconds, labels } = m;
-    const startNs = process.hrtime.bigint();
+    return m;
+  };
+  return (method, call) => {
+    const m = seriesOf(method);
+    const startMs = performance.now();
     let done = false;
     const finish = (code: number) => {
       if (done) return;
       done = true;
-      metrics.grpcHandled.inc({ ...labels, grpc_code: CODE_NAMES.get(code) ?? String(code) });
-      seconds.observe(Number(process.hrtime.bigint() - startNs) / 1e9);
+      let handled = m.handled[code];
+      if (handled === undefined) {
+        handled = metrics.grpcHandled.labels({
+          ...m.labels,
+          grpc_code: CODE_NAMES.get(code) ?? String(code),
+        });
+        m.handled[code] = handled;
+      }
+      handled.inc();
+      m.seconds.observe((performance.now() - startMs) / 1000);
     };
     return new grpc.ServerInterceptingCall(call, {
       start(next) {
-        started.inc();
+        m.started.inc();
         next({
           onCancel() {
             finish(grpc.status.CANCELLED);

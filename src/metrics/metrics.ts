@@ -11,6 +11,10 @@ export interface Metrics {
   readonly clockBackwards: Counter;
   /** snowflake_worker_info{datacenter_id,worker_id}: 1 for the node IDs in use. */
   readonly workerInfo: Gauge<'datacenter_id' | 'worker_id'>;
+  /** 1 while the worker-ID claim is held and proven (always 1 for static and ordinal sources). */
+  readonly workerLeaseState: Gauge;
+  /** etcd keepalive rounds that failed (no answer, or an error) while the lease was held. */
+  readonly leaseKeepaliveFailures: Counter;
   /** snowflake_serving: 1 while the service issues IDs, 0 while it refuses or drains. */
   readonly serving: Gauge;
   /** snowflake_clock_skew_seconds: wall clock minus the monotonic ID time base. */
@@ -71,6 +75,16 @@ export function createMetrics(): Metrics {
       name: 'snowflake_worker_info',
       help: 'Node IDs this instance stamps into its IDs (value is always 1).',
       labelNames: ['datacenter_id', 'worker_id'],
+      registers,
+    }),
+    workerLeaseState: new Gauge({
+      name: 'snowflake_worker_lease_state',
+      help: '1 while this instance holds its worker ID and can prove it (etcd lease fence valid), else 0; always 1 for static and ordinal worker IDs.',
+      registers,
+    }),
+    leaseKeepaliveFailures: new Counter({
+      name: 'snowflake_worker_lease_keepalive_failures_total',
+      help: 'etcd worker-ID lease keepalive rounds that failed; the fence lapses if they keep failing.',
       registers,
     }),
     serving: new Gauge({

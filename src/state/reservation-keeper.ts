@@ -20,6 +20,15 @@ export interface CeilingTarget {
 export interface KeeperOptions {
   /** How far ahead of now each reservation reaches, in ms (SNOWFLAKE_RESERVATION_MS). */
   readonly aheadMs: number;
+  /**
+   * Longest {@link ReservationKeeper.ensureCovers} and {@link ReservationKeeper.finalize} wait for one
+   * write, in ms, before treating it as failed (a hung disk or coordinator must turn into a refusal, not
+   * a hang). The write itself goes on, and no other starts until it settles, so writes never land out
+   * of order. Needs `sleep`. Default: no limit.
+   */
+  readonly writeTimeoutMs?: number;
+  /** How to wait for `writeTimeoutMs` (the issuer's scheduler, so simulated time works too). */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /** Notifications for logs and metrics. */
@@ -42,6 +51,7 @@ export class ReservationKeeper {
   private readonly events: KeeperEvents;
   private persistedMs = 0;
   private pending: Promise<void> | undefined;
+  private pendingSinceMs = 0;
   private lastError: Error | undefined;
 
   /** `now`: the ID time base in Unix ms (not refusing, not recording). */
@@ -64,8 +74,20 @@ export class ReservationKeeper {
     return this.persistedMs;
   }
 
-  /** The last write error, until a write succeeds again. */
+  /**
+   * The last write error until a write succeeds again, or a write running for longer than
+   * `writeTimeoutMs` (a stall).
+   */
   get failure(): Error | undefined {
+    const { writeTimeoutMs } = this.options;
+    if (
+      this.lastError === undefined &&
+      this.pending !== undefined &&
+      writeTimeoutMs !== undefined &&
+      this.now() - this.pendingSinceMs > writeTimeoutMs
+    ) {
+      return this.stalled();
+    }
     return this.lastError;
   }
 
@@ -89,7 +111,10 @@ export class ReservationKeeper {
    */
   async ensureCovers(): Promise<void> {
     for (let attempt = 0; attempt < 2 && this.persistedMs <= this.now(); attempt++) {
-      await (this.maybeRenew() ?? this.persist(this.now() + this.options.aheadMs));
+      const settled = await this.bounded(
+        this.maybeRenew() ?? this.persist(this.now() + this.options.aheadMs),
+      );
+      if (!settled) break;
     }
     if (this.persistedMs <= this.now()) {
       const why = this.lastError?.message ?? 'the write did not complete';
@@ -100,13 +125,44 @@ export class ReservationKeeper {
     }
   }
 
-  /** After the last ID: persists exactly what was issued, so a restart need not wait out the lead. */
+  /**
+   * After the last ID: persists exactly what was issued, so a restart need not wait out the lead.
+   * Gives up (setting {@link ReservationKeeper.failure}) when a write exceeds `writeTimeoutMs`; the
+   * reservation already persisted then still covers every issued ID.
+   */
   async finalize(): Promise<void> {
-    await this.pending;
-    await this.persist(Math.max(this.target.issuedUntilMs, 0));
+    if (this.pending !== undefined && !(await this.bounded(this.pending))) return;
+    await this.bounded(this.persist(Math.max(this.target.issuedUntilMs, 0)));
   }
 
-  private persist(untilMs: number): Promise<void> {
+  /** Waits for `write` at most `writeTimeoutMs`; resolves true if it settled, false on timeout. */
+  private async bounded(write: Promise<void>): Promise<boolean> {
+    const { writeTimeoutMs, sleep } = this.options;
+    if (writeTimeoutMs === undefined || sleep === undefined) {
+      await write;
+      return true;
+    }
+    const outcome = { settled: false };
+    const done = write.then(() => {
+      outcome.settled = true;
+    });
+    await Promise.race([done, sleep(writeTimeoutMs)]);
+    if (!outcome.settled) {
+      this.lastError = this.stalled();
+      this.events.failed?.(this.lastError);
+    }
+    return outcome.settled;
+  }
+
+  private stalled(): Error {
+    return new Error(
+      `a write to ${this.store.description} has not completed within ${this.options.writeTimeoutMs} ms`,
+    );
+  }
+
+  private persist(requestedMs: number): Promise<void> {
+    // Whole ms on disk and in etcd; rounding up only widens what is covered.
+    const untilMs = Math.ceil(requestedMs);
     const write = this.store.write(untilMs).then(
       () => {
         this.persistedMs = untilMs;
@@ -123,6 +179,7 @@ export class ReservationKeeper {
       if (this.pending === tracked) this.pending = undefined;
     });
     this.pending = tracked;
+    this.pendingSinceMs = this.now();
     return tracked;
   }
 }

@@ -10,6 +10,12 @@ export const STATE_FILE_NAME = 'snowflake-state.json';
 
 const FORMAT = 'snowflake-state/1';
 
+/** The last queued write per state-file path (see {@link StateFile.write}). */
+const writeQueues = new Map<string, Promise<void>>();
+
+/** Makes every temp file name unique within the process. */
+let tempCounter = 0;
+
 const StateSchema = z.object({
   format: z.literal(FORMAT),
   layout: z.object({
@@ -109,8 +115,23 @@ export class StateFile {
     return { reservedUntilMs: state.reservedUntilMs };
   }
 
-  /** Atomically and durably replaces the file with a reservation of `reservedUntilMs` (Unix ms). */
-  async write(reservedUntilMs: number): Promise<void> {
+  /**
+   * Atomically and durably replaces the file with a reservation of `reservedUntilMs` (Unix ms). Writes
+   * to one path run one at a time in call order, across StateFile objects (a re-claimed session writes
+   * the same file as the one it replaces), so a slow older write can never land after a newer one.
+   */
+  write(reservedUntilMs: number): Promise<void> {
+    const previous = writeQueues.get(this.path) ?? Promise.resolve();
+    const next = previous.then(() => this.writeNow(reservedUntilMs));
+    const settled = next.catch(() => undefined);
+    writeQueues.set(this.path, settled);
+    void settled.then(() => {
+      if (writeQueues.get(this.path) === settled) writeQueues.delete(this.path);
+    });
+    return next;
+  }
+
+  private async writeNow(reservedUntilMs: number): Promise<void> {
     const state: PersistedState = {
       format: FORMAT,
       layout: { ...this.layout },
@@ -119,15 +140,22 @@ export class StateFile {
       reservedUntilMs: Math.ceil(reservedUntilMs),
       updatedAt: new Date(reservedUntilMs).toISOString(),
     };
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    const file = await fs.promises.open(tmp, 'w', 0o644);
+    tempCounter += 1;
+    const tmp = `${this.path}.${process.pid}.${tempCounter}.tmp`;
     try {
-      await file.writeFile(`${JSON.stringify(state)}\n`);
-      await file.sync();
-    } finally {
-      await file.close();
+      const file = await fs.promises.open(tmp, 'w', 0o644);
+      try {
+        await file.writeFile(`${JSON.stringify(state)}\n`);
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      await fs.promises.rename(tmp, this.path);
+    } catch (err) {
+      // A failed write (disk full, read-only) leaves no temp files behind; the old state file stays.
+      await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+      throw err;
     }
-    await fs.promises.rename(tmp, this.path);
     const dir = await fs.promises.open(this.dir, 'r');
     try {
       await dir.sync();

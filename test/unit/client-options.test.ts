@@ -16,6 +16,7 @@ describe('resolveClientOptions', () => {
       bufferSize: 1000,
       lowWaterMark: 500,
       maxAgeMs: 5000,
+      channelOptions: { 'grpc-node.flow_control_window': 4 * 2 ** 20 },
     });
   });
 
@@ -29,6 +30,11 @@ describe('resolveClientOptions', () => {
       {
         backoff: { initialMs: 3000, maxMs: 3000, multiplier: 2, jitter: 0.2 },
       },
+    ],
+    [
+      'channel options are kept, and may override the flow-control window',
+      { channelOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc-node.flow_control_window': 65_535 } },
+      { channelOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc-node.flow_control_window': 65_535 } },
     ],
     [
       'IPv6 and host names are addresses',

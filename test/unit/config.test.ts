@@ -6,11 +6,11 @@ import { InvalidConfigError } from '../../src/errors';
 
 const NOW = Date.UTC(2026, 10, 25, 12);
 
-function load(env: Record<string, string>) {
+function load(env: Record<string, string | undefined>) {
   return loadConfig(env, NOW);
 }
 
-function errorOf(env: Record<string, string>): string {
+function errorOf(env: Record<string, string | undefined>): string {
   try {
     load(env);
   } catch (err) {
@@ -256,7 +256,96 @@ describe('SNOWFLAKE_WORKER_ID_SOURCE=ordinal', () => {
   });
 
   it('GIVEN an unknown source THEN boot fails listing the allowed ones', () => {
-    expect(errorOf({ SNOWFLAKE_WORKER_ID_SOURCE: 'zookeeper' })).toContain('must be one of static, ordinal');
+    expect(errorOf({ SNOWFLAKE_WORKER_ID_SOURCE: 'zookeeper' })).toContain(
+      'must be one of static, ordinal, etcd',
+    );
+  });
+});
+
+describe('SNOWFLAKE_WORKER_ID_SOURCE=etcd', () => {
+  const etcd = { SNOWFLAKE_WORKER_ID_SOURCE: 'etcd', SNOWFLAKE_ETCD_ENDPOINTS: 'http://127.0.0.1:2379' };
+
+  it('GIVEN only the endpoints THEN the defaults apply (prefix /snowflake/, TTL 10 s, no TLS or auth)', () => {
+    const { config } = load(etcd);
+    expect([config.workerIdSource, config.etcd]).toEqual([
+      'etcd',
+      { endpoints: ['http://127.0.0.1:2379'], prefix: '/snowflake/', leaseTtlSeconds: 10 },
+    ]);
+  });
+
+  it('GIVEN every etcd variable THEN each reaches the config', () => {
+    const { config } = load({
+      ...etcd,
+      SNOWFLAKE_ETCD_ENDPOINTS: 'https://etcd-0:2379, https://[::1]:2379',
+      SNOWFLAKE_ETCD_PREFIX: '/ids/eu/',
+      SNOWFLAKE_ETCD_LEASE_TTL_S: '30',
+      SNOWFLAKE_ETCD_CA_FILE: '/tls/ca.pem',
+      SNOWFLAKE_ETCD_CERT_FILE: '/tls/cert.pem',
+      SNOWFLAKE_ETCD_KEY_FILE: '/tls/key.pem',
+      SNOWFLAKE_ETCD_USERNAME: 'snowflake',
+      SNOWFLAKE_ETCD_PASSWORD: 's3cret',
+      SNOWFLAKE_DATACENTER_ID: '7',
+    });
+    expect(config.etcd).toEqual({
+      endpoints: ['https://etcd-0:2379', 'https://[::1]:2379'],
+      prefix: '/ids/eu/',
+      leaseTtlSeconds: 30,
+      tls: { caFile: '/tls/ca.pem', certFile: '/tls/cert.pem', keyFile: '/tls/key.pem' },
+      auth: { username: 'snowflake', password: 's3cret' },
+    });
+    expect(config.node.datacenterId).toBe(7);
+  });
+
+  it.each([
+    [
+      'no endpoints',
+      { SNOWFLAKE_ETCD_ENDPOINTS: undefined },
+      /SNOWFLAKE_ETCD_ENDPOINTS: required with SNOWFLAKE_WORKER_ID_SOURCE=etcd/,
+    ],
+    [
+      'an endpoint without a scheme',
+      { SNOWFLAKE_ETCD_ENDPOINTS: 'etcd:2379' },
+      /SNOWFLAKE_ETCD_ENDPOINTS="etcd:2379": must be a comma-separated list of http:\/\/host:port/,
+    ],
+    [
+      'a prefix without a trailing /',
+      { SNOWFLAKE_ETCD_PREFIX: '/ids' },
+      /SNOWFLAKE_ETCD_PREFIX="\/ids": must start and end with \//,
+    ],
+    [
+      'a TTL of 0',
+      { SNOWFLAKE_ETCD_LEASE_TTL_S: '0' },
+      /SNOWFLAKE_ETCD_LEASE_TTL_S="0": must be an integer from 1 to 86400/,
+    ],
+    ['a TTL beyond a day', { SNOWFLAKE_ETCD_LEASE_TTL_S: '86401' }, /must be an integer from 1 to 86400/],
+    [
+      'SNOWFLAKE_WORKER_ID as well',
+      { SNOWFLAKE_WORKER_ID: '3' },
+      /SNOWFLAKE_WORKER_ID: must not be set with SNOWFLAKE_WORKER_ID_SOURCE=etcd/,
+    ],
+    [
+      'a certificate without its key',
+      { SNOWFLAKE_ETCD_CA_FILE: '/ca', SNOWFLAKE_ETCD_CERT_FILE: '/c' },
+      /give both \(client-certificate auth\) or neither/,
+    ],
+    [
+      'a client certificate without a CA',
+      { SNOWFLAKE_ETCD_CERT_FILE: '/c', SNOWFLAKE_ETCD_KEY_FILE: '/k' },
+      /SNOWFLAKE_ETCD_CA_FILE: required with SNOWFLAKE_ETCD_CERT_FILE/,
+    ],
+    [
+      'a user without a password',
+      { SNOWFLAKE_ETCD_USERNAME: 'u' },
+      /SNOWFLAKE_ETCD_USERNAME\/SNOWFLAKE_ETCD_PASSWORD: give both/,
+    ],
+  ])('GIVEN %s THEN boot fails naming the variable', (_n, env, message) => {
+    expect(errorOf({ ...etcd, ...env })).toMatch(message);
+  });
+
+  it('GIVEN an etcd variable with another source THEN boot fails instead of ignoring it', () => {
+    expect(errorOf({ SNOWFLAKE_ETCD_ENDPOINTS: 'http://127.0.0.1:2379' })).toMatch(
+      /SNOWFLAKE_ETCD_ENDPOINTS: only used with SNOWFLAKE_WORKER_ID_SOURCE=etcd/,
+    );
   });
 });
 

@@ -98,8 +98,34 @@ function resources(dir: string): Manifest[] {
   });
 }
 
+/** A strategic-merge patch of container env lists (merged by name), the only kind the overlays use. */
+function applyEnvPatch(base: Manifest[], patch: Manifest): Manifest[] {
+  return base.map((m) => {
+    if (m.kind !== patch.kind || m.metadata.name !== patch.metadata.name) return m;
+    const copy = structuredClone(m);
+    for (const pc of patch.spec.template!.spec.containers) {
+      const c = copy.spec.template!.spec.containers.find((x) => x.name === pc.name);
+      expect(c).toBeDefined();
+      for (const e of pc.env) {
+        const i = c!.env.findIndex((x) => x.name === e.name);
+        if (i >= 0) c!.env[i] = e;
+        else c!.env.push(e);
+      }
+    }
+    return copy;
+  });
+}
+
+function overlay(name: string): Manifest[] {
+  const dir = path.join(K8S, 'overlays', name);
+  const k = loadYaml(path.join(dir, 'kustomization.yaml'))[0] as Kustomization;
+  const patches = (k.patches ?? []).flatMap((p) => loadYaml(path.join(dir, p.path)) as Manifest[]);
+  return patches.reduce(applyEnvPatch, resources(dir));
+}
+
 const VARIANTS: [string, string, () => Manifest[]][] = [
   ['base (ordinal)', 'ordinal', () => resources(path.join(K8S, 'base'))],
+  ['overlays/etcd', 'etcd', () => overlay('etcd')],
 ];
 
 const KNOWN = new Set(VARIABLE_DOCS.map((d) => d.name));
@@ -125,7 +151,7 @@ function env(c: Container): Map<string, string> {
 describe('deploy/kubernetes', () => {
   it('every YAML file parses, and every file is used by a kustomization', () => {
     const files = yamlFiles(K8S);
-    expect(files.length).toBeGreaterThanOrEqual(5);
+    expect(files.length).toBeGreaterThanOrEqual(7);
     const used = new Set<string>();
     for (const file of files) {
       const docs = loadYaml(file);
@@ -296,20 +322,20 @@ describe('deploy/kubernetes', () => {
   });
 
   const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
-  (kubectl ? it : it.skip).each([['base', () => resources(path.join(K8S, 'base'))]])(
-    '`kubectl kustomize %s` renders the same StatefulSet env as these checks assume',
-    (dir, load) => {
-      const r = spawnSync('kubectl', ['kustomize', path.join(K8S, dir)], {
-        encoding: 'utf8',
-        timeout: 20_000,
-      });
-      expect(r.stderr).toBe('');
-      expect(r.status).toBe(0);
-      const rendered = parseAllDocuments(r.stdout);
-      const manifests = (Array.isArray(rendered) ? rendered : [rendered]).map((d) => d.toJS() as Manifest);
-      const sorted = (m: Manifest[]) => [...env(container(m))].sort(([a], [b]) => a.localeCompare(b));
-      expect(sorted(manifests)).toEqual(sorted(load()));
-      expect(container(manifests).image).toBe('snowflake-id:0.1.0');
-    },
-  );
+  (kubectl ? it : it.skip).each([
+    ['base', () => resources(path.join(K8S, 'base'))],
+    ['overlays/etcd', () => overlay('etcd')],
+  ])('`kubectl kustomize %s` renders the same StatefulSet env as these checks assume', (dir, load) => {
+    const r = spawnSync('kubectl', ['kustomize', path.join(K8S, dir)], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const rendered = parseAllDocuments(r.stdout);
+    const manifests = (Array.isArray(rendered) ? rendered : [rendered]).map((d) => d.toJS() as Manifest);
+    const sorted = (m: Manifest[]) => [...env(container(m))].sort(([a], [b]) => a.localeCompare(b));
+    expect(sorted(manifests)).toEqual(sorted(load()));
+    expect(container(manifests).image).toBe('snowflake-id:0.1.0');
+  });
 });

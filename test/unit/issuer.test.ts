@@ -88,6 +88,47 @@ describe('IdIssuer', () => {
     issuer.close();
   });
 
+  it.each([1, 4096, 4097, 10_000])(
+    'GIVEN the same clock THEN batchInto(%d) writes, as little-endian uint64s, exactly the IDs batch returns',
+    async (count) => {
+      const reference = setup();
+      const fast = setup();
+      const ids = await reference.issuer.batch(count);
+      const out = new DataView(new ArrayBuffer(3 + count * 8));
+      await fast.issuer.batchInto(count, out, 3);
+      const written = Array.from({ length: count }, (_, i) => out.getBigUint64(3 + i * 8, true));
+      expect(written).toEqual(ids);
+      expect(fast.issued).toEqual(reference.issued);
+    },
+  );
+
+  it('GIVEN several calls waiting for the next tick THEN they share one sleep and take whole ticks in arrival order', async () => {
+    const sleeps: { ms: number; wake: () => void }[] = [];
+    const { issuer, clock } = setup(() => ({
+      sleep: (ms) => new Promise<void>((wake) => sleeps.push({ ms, wake })),
+    }));
+    const settle = async () => {
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+    };
+    clock.advance(0.5);
+    const calls = [issuer.batch(4096), issuer.batch(4096), issuer.next(), issuer.batch(100)];
+    await settle();
+    expect(sleeps.map((s) => s.ms)).toEqual([0.5]);
+    clock.advance(0.5);
+    sleeps[0]!.wake();
+    await settle();
+    expect(sleeps.map((s) => s.ms)).toEqual([0.5, 1]);
+    clock.advance(1);
+    sleeps[1]!.wake();
+    const [a, b, c, d] = await Promise.all(calls);
+    const fields = (ids: bigint[]) => ids.map((id) => codec.decode(id)).map((f) => [f.tick, f.sequence]);
+    expect(fields(a as bigint[])[4095]).toEqual([5_000_000, 4095]);
+    expect(fields(b as bigint[])[0]).toEqual([5_000_001, 0]);
+    expect(fields(b as bigint[])[4095]).toEqual([5_000_001, 4095]);
+    expect(fields([c as bigint])).toEqual([[5_000_002, 0]]);
+    expect(fields(d as bigint[])[0]).toEqual([5_000_002, 1]);
+  });
+
   it('GIVEN the caller is cancelled while waiting THEN the batch rejects with CancelledError', async () => {
     const { issuer } = setup();
     await expect(issuer.batch(5000, () => true)).rejects.toBeInstanceOf(CancelledError);

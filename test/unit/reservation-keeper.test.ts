@@ -82,3 +82,67 @@ describe('ReservationKeeper', () => {
     if (r.kind === 'ids') expect(writes.at(-1)).toBe(DEFAULT_LAYOUT.epochMs + r.tick + 1);
   });
 });
+
+describe('ReservationKeeper with a write that hangs', () => {
+  function hangingSetup() {
+    const clock = new FakeClock(T0);
+    const started: number[] = [];
+    let finish: (() => void) | undefined;
+    const store: ReservationStore = {
+      description: 'a stuck disk',
+      write: (ms) => {
+        started.push(ms);
+        return new Promise<void>((resolve) => (finish = resolve));
+      },
+    };
+    const gen = new Generator(new IdCodec(DEFAULT_LAYOUT), { datacenterId: 0, workerId: 0 }, clock, {
+      maxBackwardsMs: 10,
+    });
+    const keeper = new ReservationKeeper(store, () => clock.nowMs(), gen, {
+      aheadMs: 2000,
+      writeTimeoutMs: 1000,
+      sleep: (ms) => {
+        clock.advance(ms);
+        return Promise.resolve();
+      },
+    });
+    keeper.init(0);
+    return { clock, gen, keeper, started, finish: () => finish?.() };
+  }
+
+  it('GIVEN a write that never completes THEN ensureCovers refuses after writeTimeoutMs instead of hanging, and no second write starts', async () => {
+    const { keeper, gen, started } = hangingSetup();
+    await expect(keeper.ensureCovers()).rejects.toThrow(/has not completed within 1000 ms/);
+    expect(keeper.failure?.message).toMatch(/a stuck disk has not completed within 1000 ms/);
+    await expect(keeper.ensureCovers()).rejects.toThrow(ReservationUnavailableError);
+    expect(started).toHaveLength(1); // writes never overlap, so they can never land out of order
+    expect(gen.allocate(1)).toMatchObject({ kind: 'wait', reason: 'reservation' });
+  });
+
+  it('GIVEN the stuck write completes later THEN the failure clears and IDs flow', async () => {
+    const { keeper, gen, finish, started } = hangingSetup();
+    await expect(keeper.ensureCovers()).rejects.toThrow(ReservationUnavailableError);
+    finish();
+    await keeper.maybeRenew(); // the settled write leaves nothing pending
+    await Promise.resolve();
+    expect(keeper.failure).toBeUndefined();
+    expect(keeper.reservedUntilMs).toBe(started[0]);
+    expect(gen.allocate(1).kind).toBe('ids');
+  });
+
+  it('GIVEN a write runs longer than writeTimeoutMs THEN failure reports the stall even before anyone waits on it', () => {
+    const { clock, keeper } = hangingSetup();
+    void keeper.maybeRenew();
+    expect(keeper.failure).toBeUndefined();
+    clock.advance(1001);
+    expect(keeper.failure?.message).toMatch(/has not completed within 1000 ms/);
+  });
+
+  it('GIVEN finalize with a stuck write THEN it gives up after writeTimeoutMs', async () => {
+    const { keeper, started } = hangingSetup();
+    void keeper.maybeRenew();
+    await keeper.finalize();
+    expect(started).toHaveLength(1);
+    expect(keeper.failure).toBeDefined();
+  });
+});

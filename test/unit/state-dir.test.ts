@@ -25,6 +25,25 @@ describe('StateFile', () => {
     expect(fs.readdirSync(dir)).toEqual(['snowflake-state.json']);
   });
 
+  it('GIVEN overlapping writes from two StateFile objects on one path THEN they land in call order and leave no temp files', async () => {
+    // What a re-claimed session does while the lost session's last write is still running.
+    const lost = new StateFile(dir, DEFAULT_LAYOUT, node);
+    const next = new StateFile(dir, DEFAULT_LAYOUT, { datacenterId: 1, workerId: 3 });
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 20; i++) writes.push((i % 2 === 0 ? lost : next).write(1_800_000_000_000 + i));
+    await Promise.all(writes);
+    expect(next.read()).toEqual({ reservedUntilMs: 1_800_000_000_019 });
+    expect(fs.readdirSync(dir)).toEqual(['snowflake-state.json']);
+  });
+
+  it('GIVEN a write that fails THEN it rejects and leaves no temp file behind', async () => {
+    const f = new StateFile(dir, DEFAULT_LAYOUT, node);
+    // The rename cannot replace a non-empty directory (chmod would not stop root, who runs CI).
+    fs.mkdirSync(path.join(f.path, 'occupied'), { recursive: true });
+    await expect(f.write(1_800_000_000_500)).rejects.toThrow();
+    expect(fs.readdirSync(dir)).toEqual(['snowflake-state.json']);
+  });
+
   it.each([
     ['truncated JSON', '{"format":"snowflake-state/1","lay', /is corrupt or truncated/],
     ['an empty file', '', /is corrupt or truncated/],

@@ -1,0 +1,234 @@
+import type { Logger } from 'pino';
+import type { IdCodec, NodeId } from './core/codec';
+import { Generator } from './core/generator';
+import type { TimeBase } from './core/time-base';
+import {
+  ReservationUnavailableError,
+  StartingError,
+  WorkerLeaseLostError,
+  type RefusalError,
+} from './errors';
+import { IdIssuer, type Scheduler } from './issuer';
+import type { Metrics } from './metrics/metrics';
+import { ReservationKeeper } from './state/reservation-keeper';
+import type { ReadResult } from './state/state-file';
+import type { WorkerIdClaim } from './worker-id/claim';
+
+/** The per-machine reservation record a session reads at creation and writes through its keeper. */
+export interface LocalReservationFile {
+  /** Where it lives, for logs and errors. */
+  readonly path: string;
+  /** Reads the reservation (like `StateFile.read`); throws on a corrupt or foreign record. */
+  read(nodeMayChange: boolean): ReadResult;
+  /** Durably replaces it with `untilMs` (Unix ms). */
+  write(untilMs: number): Promise<void>;
+}
+
+/** What a {@link NodeSession} is built from; shared by every session of one server. */
+export interface SessionDeps {
+  readonly codec: IdCodec;
+  /** The ID time base (Unix ms); one per process, so it carries over from session to session. */
+  readonly timeBase: TimeBase;
+  /** Monotonic ms, the clock the claim's {@link WorkerIdClaim.safeUntilMs} is expressed in. */
+  readonly monotonicNowMs: () => number;
+  readonly scheduler: Scheduler;
+  /**
+   * Resolves after `ms` ms: bounds how long a caller waits for a reservation write (half the lead).
+   * Default: a real, unref'd timer. The fault simulation passes its simulated time.
+   */
+  readonly writeTimeout?: (ms: number) => Promise<void>;
+  /**
+   * Opens the durable per-machine record of `node`'s reservation: the state file in production
+   * (`new StateFile(dir, layout, node)`), a simulated disk in the fault simulation.
+   */
+  openStateFile(node: NodeId): LocalReservationFile;
+  /** True when the node ID may differ from run to run (etcd): a state file of another node is ignored. */
+  readonly nodeMayChange: boolean;
+  /** Longest clock step back waited out, in ms (SNOWFLAKE_MAX_CLOCK_BACKWARDS_MS). */
+  readonly maxClockBackwardsMs: number;
+  /** Reservation lead in ms (SNOWFLAKE_RESERVATION_MS). */
+  readonly reservationMs: number;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** The issuer of this session started or stopped refusing (for health). */
+  availabilityChanged(session: NodeSession, available: boolean): void;
+}
+
+function realTimeout(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/**
+ * Everything tied to one held node ID: the claim, the generator stamping it, the reservation keeper
+ * (state file + coordinator) and the issuer. A lost claim is never revived: the server builds a new
+ * session from a new claim, so no generator state crosses from one holder period to the next except
+ * through the floor.
+ *
+ * IDs are issued only while the session is {@link NodeSession.activate}d, the claim's fence holds
+ * (checked in the same synchronous step as the grant), and the reservation covers the tick.
+ */
+export class NodeSession {
+  readonly claim: WorkerIdClaim;
+  readonly generator: Generator;
+  readonly keeper: ReservationKeeper;
+  readonly issuer: IdIssuer;
+  readonly stateFile: LocalReservationFile;
+  /**
+   * Unix ms before which this session issues nothing: the highest of the state file's reservation,
+   * the coordinator's reservation left by earlier holders, and `notBeforeMs` given at creation.
+   */
+  readonly floorMs: number;
+  private readonly deps: SessionDeps;
+  private startingReason: string | undefined = 'starting';
+
+  /**
+   * Reads the state file (synchronously; throws `StateFileError` naming it when it is corrupt or
+   * belongs to another layout — or node, unless `nodeMayChange`) and sets up the generator's floor.
+   * `notBeforeMs`: Unix ms this process already issued up to (the previous session), or 0.
+   */
+  constructor(deps: SessionDeps, claim: WorkerIdClaim, notBeforeMs: number) {
+    this.deps = deps;
+    this.claim = claim;
+    const { codec, timeBase, metrics, logger } = deps;
+    this.stateFile = deps.openStateFile(claim.node);
+    const fromFile = this.stateFile.read(deps.nodeMayChange);
+    if (fromFile.ignoredNode !== undefined) {
+      logger.info(
+        { path: this.stateFile.path, fileNode: fromFile.ignoredNode, node: claim.node },
+        'state file belongs to another worker ID (claimed earlier); its reservation does not apply',
+      );
+    }
+    this.floorMs = Math.max(fromFile.reservedUntilMs, claim.previousReservationMs, notBeforeMs);
+    this.generator = new Generator(
+      codec,
+      claim.node,
+      timeBase,
+      { maxBackwardsMs: deps.maxClockBackwardsMs },
+      {
+        sequenceExhausted() {
+          metrics.sequenceExhausted.inc();
+        },
+      },
+    );
+    this.generator.restoreFloor(this.floorMs);
+    const stateFile = this.stateFile;
+    this.keeper = new ReservationKeeper(
+      {
+        // Durable in both places before the ceiling moves: the file protects a restart on this machine,
+        // the coordinator a later holder of the worker ID on another machine.
+        write: async (ms) => {
+          await Promise.all([stateFile.write(ms), claim.storeReservation(ms)]);
+        },
+        description: claim.source === 'etcd' ? `${stateFile.path} and etcd` : stateFile.path,
+      },
+      () => timeBase.peekMs(),
+      this.generator,
+      // A write still running after half the lead has let the ceiling come close: refuse rather than hang.
+      {
+        aheadMs: deps.reservationMs,
+        writeTimeoutMs: deps.reservationMs / 2,
+        sleep: deps.writeTimeout ?? realTimeout,
+      },
+      {
+        failed(err) {
+          metrics.stateWriteFailures.inc();
+          logger.error(
+            { err: err.message, path: stateFile.path },
+            'cannot persist the timestamp reservation',
+          );
+        },
+      },
+    );
+    // Nothing is known to be durable in both stores for this node yet: the first grant waits for a write.
+    this.keeper.init(claim.source === 'etcd' ? 0 : fromFile.reservedUntilMs);
+    this.issuer = new IdIssuer(
+      this.generator,
+      deps.scheduler,
+      {
+        issued(count) {
+          metrics.idsGenerated.inc(count);
+        },
+        refused(err) {
+          metrics.refusals.inc({ code: err.code });
+        },
+        availabilityChanged: (available, reason) => {
+          if (available) logger.info('issuing IDs again');
+          else logger.error({ code: reason?.code, err: reason?.message }, 'refusing to issue IDs');
+          deps.availabilityChanged(this, available);
+        },
+      },
+      { gate: () => this.refusal(), extendReservation: () => this.keeper.ensureCovers() },
+    );
+  }
+
+  /** True while the claim's lease is proven valid now (always, for static and ordinal sources). */
+  get leaseValid(): boolean {
+    return this.deps.monotonicNowMs() < this.claim.safeUntilMs();
+  }
+
+  /** True once {@link NodeSession.activate} has finished. */
+  get active(): boolean {
+    return this.startingReason === undefined;
+  }
+
+  /** ms the ID time base still has to advance to pass the floor (≤ 0 when it already has). */
+  get behindFloorMs(): number {
+    return this.floorMs - this.deps.timeBase.peekMs();
+  }
+
+  /**
+   * Waits (without issuing, on the injected scheduler) until the time base has passed the floor, then
+   * persists a reservation. Rejects with {@link StartingError} when the wait would exceed `maxWaitMs`
+   * (ms), and with `ReservationUnavailableError` when the reservation cannot be written. Until it
+   * resolves every call is refused with STARTING. `where` names the reservation's origin in messages.
+   */
+  async activate(maxWaitMs: number, where: string): Promise<void> {
+    const behindMs = this.behindFloorMs;
+    if (behindMs > 0) {
+      const reservedUntil = new Date(this.floorMs).toISOString();
+      if (behindMs > maxWaitMs) {
+        throw new StartingError(
+          `clock is ${Math.ceil(behindMs)} ms behind the timestamp reservation ${where} (${reservedUntil}), ` +
+            `more than SNOWFLAKE_MAX_STARTUP_WAIT_MS=${maxWaitMs}: IDs issued before could be ` +
+            'repeated; refusing to start',
+        );
+      }
+      this.startingReason = `waiting ${Math.ceil(behindMs)} ms for the clock to pass the reservation ${reservedUntil}`;
+      this.deps.logger.warn(
+        { behindMs: Math.ceil(behindMs), reservedUntil },
+        'clock is behind the persisted reservation: waiting before serving (NOT_SERVING)',
+      );
+      // Bounded: each sleep lasts at least what is left, so a second round only covers timer jitter.
+      for (let round = 0; round < 100 && this.behindFloorMs > 0; round++) {
+        await this.deps.scheduler.sleep(this.behindFloorMs);
+      }
+    }
+    await this.keeper.ensureCovers();
+    this.startingReason = undefined;
+  }
+
+  /** Stops the issuer's background checks; in-flight calls of this session then fail on the gate. */
+  close(): void {
+    this.startingReason ??= 'this worker ID is being given up';
+    this.issuer.close();
+  }
+
+  private refusal(): RefusalError | undefined {
+    if (this.startingReason !== undefined) return new StartingError(this.startingReason);
+    const { failure, reservedUntilMs } = this.keeper;
+    if (failure !== undefined && reservedUntilMs <= this.deps.timeBase.peekMs()) {
+      // Housekeeping retries the write (maybeRenew); until one lands there is nothing durable to issue under.
+      return new ReservationUnavailableError(
+        `cannot persist the timestamp reservation to ${this.stateFile.path}: ${failure.message}; refusing to ` +
+          'issue IDs that a restart could repeat',
+      );
+    }
+    if (!this.leaseValid) {
+      return new WorkerLeaseLostError(
+        `cannot prove the lease on datacenter ${this.claim.node.datacenterId} worker ${this.claim.node.workerId} ` +
+          'is still valid (no recent keepalive acknowledged by etcd); refusing rather than risk a duplicate',
+      );
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,675 @@
+import { readFile } from 'node:fs/promises';
+import { Etcd3, EtcdLeaseInvalidError, type IKeyValue, type IOptions, type Lease } from 'etcd3';
+import type { Logger } from 'pino';
+import type { NodeId } from '../core/codec';
+import {
+  CoordinationError,
+  InvalidConfigError,
+  SnowflakeError,
+  WorkerIdsExhaustedError,
+  WorkerLeaseLostError,
+} from '../errors';
+import type { WorkerIdClaim } from './claim';
+import { DEFAULT_ETCD_PREFIX, DEFAULT_LEASE_TTL_SECONDS, MAX_LEASE_TTL_SECONDS } from './etcd-limits';
+import { defaultFenceMarginMs, LeaseFence } from './fence';
+
+/** Upper bound of the default per-call etcd timeout, in ms. */
+const MAX_DEFAULT_CALL_TIMEOUT_MS = 5000;
+
+/** Default time limit of a whole claim, in ms. */
+const DEFAULT_CLAIM_TIMEOUT_MS = 30_000;
+
+/** How many times storeReservation re-reads after another writer changed the reservation key. */
+const MAX_STORE_ATTEMPTS = 5;
+
+/** TLS material for etcd, as file paths (read once per claim). */
+export interface EtcdTlsFiles {
+  /** PEM CA bundle that signed the etcd server certificates. */
+  readonly caFile: string;
+  /** PEM client certificate, for etcd's client-cert auth; give it together with `keyFile`. */
+  readonly certFile?: string;
+  /** PEM private key of `certFile`. */
+  readonly keyFile?: string;
+}
+
+/** What happened in one keepalive round (sent every {@link LeaseFence.keepaliveIntervalMs}). */
+export interface EtcdKeepaliveEvent {
+  /** True when etcd acknowledged the keepalive and the worker key still carries our lease. */
+  readonly ok: boolean;
+  /** Monotonic ms at which the keepalive was sent. */
+  readonly sentAtMs: number;
+  /** The fence deadline (monotonic ms) after this round; see {@link WorkerIdClaim.safeUntilMs}. */
+  readonly safeUntilMs: number;
+  /** Why the round failed (only when `ok` is false). */
+  readonly error?: unknown;
+}
+
+/** Optional callbacks for metrics; each is called synchronously and must not throw (errors are logged). */
+export interface EtcdClaimHooks {
+  /** After every keepalive round of a held claim. */
+  keepalive?(event: EtcdKeepaliveEvent): void;
+  /** Once, when every worker ID of the datacenter is held, just before the claim rejects. */
+  rangeFull?(event: { readonly datacenterId: number; readonly workerIdCount: number }): void;
+}
+
+/** Inputs of {@link claimEtcdWorkerId}. Values are validated, never clamped. */
+export interface EtcdClaimOptions {
+  /** etcd client URLs (`http://host:2379`, or `https://…` with TLS); at least one. */
+  readonly endpoints: readonly string[];
+  /** Key prefix; must end with `/`; default {@link DEFAULT_ETCD_PREFIX}. */
+  readonly prefix?: string;
+  /** Lease TTL in whole seconds, 1 … {@link MAX_LEASE_TTL_SECONDS}; default {@link DEFAULT_LEASE_TTL_SECONDS}. */
+  readonly leaseTtlSeconds?: number;
+  /** Datacenter whose worker IDs to claim from; a non-negative integer (its width is checked by the codec). */
+  readonly datacenterId: number;
+  /** Width of the worker field, 0…31: worker IDs 0 … 2^workerBits − 1 are claimable. */
+  readonly workerBits: number;
+  /** Stored as the worker key's value so operators see who holds it (e.g. `hostname/pid`); non-empty. */
+  readonly owner: string;
+  /** TLS files; without them, `https://` endpoints use the system CAs and `http://` ones plaintext. */
+  readonly tls?: EtcdTlsFiles;
+  /** etcd user/password auth. */
+  readonly auth?: { readonly username: string; readonly password: string };
+  /** Monotonic clock in ms for the fence; default `performance.now`. */
+  readonly monotonicNowMs?: () => number;
+  /** Fence margin in ms, 0 ≤ margin < TTL; default {@link defaultFenceMarginMs} of the TTL. */
+  readonly fenceMarginMs?: number;
+  /** Timeout of each etcd call during claim/store/release, in ms (≥ 1); default min(5000, TTL − margin). */
+  readonly callTimeoutMs?: number;
+  /** Time limit of the whole claim in ms (≥ 1): no etcd call starts after it; default 30000. */
+  readonly claimTimeoutMs?: number;
+  /** Where claim, loss and keepalive trouble are logged. */
+  readonly logger: Logger;
+  /** Optional metric callbacks. */
+  readonly hooks?: EtcdClaimHooks;
+}
+
+/** A worker ID held through an etcd lease. */
+export interface EtcdWorkerIdClaim extends WorkerIdClaim {
+  /** Always `etcd`. */
+  readonly source: 'etcd';
+  /** The etcd lease ID (decimal int64), for logs. */
+  readonly leaseId: string;
+  /** The etcd key that holds the worker ID: `${prefix}dc/${datacenterId}/worker/${workerId}`. */
+  readonly key: string;
+  /** True until the claim is lost or released (independent of the fence: see `safeUntilMs`). */
+  readonly held: boolean;
+}
+
+/** The etcd key holding worker `workerId` of `datacenterId`; its value is the owner, its lease the holder's. */
+export function etcdWorkerKey(prefix: string, datacenterId: number, workerId: number): string {
+  return `${prefix}dc/${datacenterId}/worker/${workerId}`;
+}
+
+/** The etcd key holding the Unix-ms reservation (decimal) of a worker ID; not leased, it outlives holders. */
+export function etcdReservationKey(prefix: string, datacenterId: number, workerId: number): string {
+  return `${prefix}dc/${datacenterId}/reservation/${workerId}`;
+}
+
+interface Settings {
+  readonly endpoints: readonly string[];
+  readonly prefix: string;
+  readonly ttlSeconds: number;
+  readonly datacenterId: number;
+  readonly workerIdCount: number;
+  readonly owner: string;
+  readonly fenceMarginMs: number | undefined;
+  readonly callTimeoutMs: number | undefined;
+  readonly claimTimeoutMs: number;
+}
+
+/**
+ * Claims the lowest free worker ID of `datacenterId` in etcd and keeps it alive with a lease.
+ *
+ * Steps: grant a lease (its send time starts the fence), list the held worker keys, then for each free
+ * ID from 0 upwards run `if create_revision(key) == 0 then put(key, owner, lease), get(reservation)` until
+ * one succeeds. The reservation is read in the same transaction, so it includes everything earlier
+ * holders stored. Whenever the fence has lapsed during these steps (a slow etcd), one keepalive renews
+ * it before going on, so the claim resolves with a valid fence. Rejects with
+ * {@link WorkerIdsExhaustedError} when every ID is held, {@link CoordinationError} when etcd does not
+ * answer in time or holds malformed data, and {@link InvalidConfigError} for bad options; on every
+ * rejection the lease is revoked and the client closed. Every etcd call is bounded by `callTimeoutMs`
+ * and no new call starts after `claimTimeoutMs`.
+ */
+export async function claimEtcdWorkerId(options: EtcdClaimOptions): Promise<EtcdWorkerIdClaim> {
+  const settings = validate(options);
+  const credentials = options.tls === undefined ? undefined : await readTls(options.tls);
+  const now = options.monotonicNowMs ?? (() => performance.now());
+  const startedMs = now();
+  const log = options.logger.child({ component: 'worker-id', source: 'etcd' });
+  const ttlMs = settings.ttlSeconds * 1000;
+  const marginMs = settings.fenceMarginMs ?? defaultFenceMarginMs(ttlMs);
+  const callTimeoutMs = settings.callTimeoutMs ?? Math.min(MAX_DEFAULT_CALL_TIMEOUT_MS, ttlMs - marginMs);
+
+  const etcdOptions: IOptions = {
+    hosts: [...settings.endpoints],
+    // Unary calls get a gRPC deadline (per attempt: etcd3 retries up to 3 times); every call is also
+    // raced against our own timer, so the total is bounded by callTimeoutMs either way.
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
+    ...(credentials !== undefined && { credentials }),
+    ...(options.auth !== undefined && {
+      auth: { username: options.auth.username, password: options.auth.password },
+    }),
+  };
+  const client = new Etcd3(etcdOptions);
+  const etcd = new EtcdCalls(settings.endpoints, callTimeoutMs);
+
+  const grantSentAtMs = now();
+  const lease = client.lease(settings.ttlSeconds, {
+    autoKeepAlive: false,
+    deadline: Date.now() + callTimeoutMs,
+  });
+  try {
+    const leaseId = await etcd.call('LeaseGrant', lease.grant());
+    const fence = new LeaseFence({ ttlMs, marginMs, grantSentAtMs });
+    const phase: ClaimPhase = {
+      client,
+      lease,
+      leaseId,
+      fence,
+      etcd,
+      now,
+      log,
+      hooks: options.hooks,
+      settings,
+      giveUpAtMs: startedMs + settings.claimTimeoutMs,
+    };
+    const won = await claimLowestFree(phase);
+    await renewIfLapsed(phase);
+    const claim = new EtcdClaim(phase, won);
+    log.info(
+      {
+        datacenterId: settings.datacenterId,
+        workerId: won.workerId,
+        leaseId,
+        key: claim.key,
+        ttlS: settings.ttlSeconds,
+        fenceMarginMs: fence.marginMs,
+        previousReservationMs: won.previousReservationMs,
+      },
+      'claimed worker ID in etcd',
+    );
+    return claim;
+  } catch (err) {
+    await revokeAndClose(client, lease, etcd, log);
+    throw toSnowflakeError('claiming a worker ID', settings.endpoints, err);
+  }
+}
+
+/** Everything a claim (in progress, then held) works with. */
+interface ClaimPhase {
+  readonly client: Etcd3;
+  readonly lease: Lease;
+  readonly leaseId: string;
+  readonly fence: LeaseFence;
+  readonly etcd: EtcdCalls;
+  readonly now: () => number;
+  readonly log: Logger;
+  readonly hooks: EtcdClaimHooks | undefined;
+  readonly settings: Settings;
+  /** Monotonic ms after which the claim starts no new etcd call. */
+  readonly giveUpAtMs: number;
+}
+
+interface Won {
+  readonly workerId: number;
+  readonly createRevision: string;
+  readonly previousReservationMs: number;
+}
+
+async function claimLowestFree(phase: ClaimPhase): Promise<Won> {
+  const { client, etcd, settings, leaseId, hooks, log } = phase;
+  const { prefix, datacenterId, workerIdCount, owner } = settings;
+  const workerPrefix = `${prefix}dc/${datacenterId}/worker/`;
+  const heldKeys = await etcd.call('Range', client.getAll().prefix(workerPrefix).keys());
+  // Only in-range canonical IDs count: stray keys (e.g. from a wider worker field) must not fill the range.
+  const held = new Set(
+    heldKeys
+      .map((key) => key.slice(workerPrefix.length))
+      .filter((id) => /^(0|[1-9]\d{0,9})$/.test(id) && Number(id) < workerIdCount),
+  );
+  // Bounded by the size of the worker range and by claimTimeoutMs; in practice it ends at the first free ID.
+  for (let workerId = 0; workerId < workerIdCount && held.size < workerIdCount; workerId++) {
+    if (held.has(String(workerId))) continue;
+    await renewIfLapsed(phase);
+    const key = etcdWorkerKey(prefix, datacenterId, workerId);
+    const reservationKey = etcdReservationKey(prefix, datacenterId, workerId);
+    const res = await etcd.call(
+      'Txn (claim)',
+      client
+        .if(key, 'Create', '==', 0)
+        .then(client.put(key).value(owner).lease(leaseId), client.get(reservationKey))
+        .commit(),
+    );
+    if (res.succeeded) {
+      return {
+        workerId,
+        // The put is the transaction's only write, so the key's create_revision is the txn's revision.
+        createRevision: res.header.revision,
+        previousReservationMs: parseReservation(reservationKey, res.responses[1]?.response_range.kvs[0]),
+      };
+    }
+    log.debug({ datacenterId, workerId }, 'worker ID taken by another instance meanwhile; trying the next');
+    held.add(String(workerId));
+  }
+  log.error(
+    { datacenterId, workerIdCount, prefix },
+    'every worker ID of the datacenter is held; cannot claim one',
+  );
+  callHook(log, () => hooks?.rangeFull?.({ datacenterId, workerIdCount }));
+  throw new WorkerIdsExhaustedError(
+    `all ${workerIdCount} worker IDs (0 to ${workerIdCount - 1}) of datacenter ${datacenterId} are held ` +
+      `by live instances under etcd prefix ${prefix}; stop one, use another datacenter ID, or widen the worker field`,
+  );
+}
+
+/**
+ * Before each claim step: gives up after claimTimeoutMs, and renews the lease with one keepalive when
+ * the fence has lapsed (etcd was slow), so the claim never carries on with a lease it cannot vouch for.
+ */
+async function renewIfLapsed(phase: ClaimPhase): Promise<void> {
+  const { fence, lease, etcd, now, settings } = phase;
+  if (now() >= phase.giveUpAtMs) {
+    throw new CoordinationError(
+      `claiming a worker ID took longer than ${settings.claimTimeoutMs} ms (claim timeout); ` +
+        `etcd at ${settings.endpoints.join(',')} is too slow`,
+    );
+  }
+  if (fence.isValid(now())) return;
+  const sentAtMs = now();
+  fence.keepaliveSent(sentAtMs);
+  await etcd.call('LeaseKeepAlive', lease.keepaliveOnce({ deadline: Date.now() + etcd.timeoutMs }));
+  fence.keepaliveAcked(sentAtMs);
+}
+
+/**
+ * A held etcd claim: runs its own keepalive loop (one `keepaliveOnce` per round, so each acknowledgement
+ * belongs to exactly one known send time) and checks each round that the worker key still carries the
+ * lease. Dies once: after loss or release nothing revives it.
+ */
+class EtcdClaim implements EtcdWorkerIdClaim {
+  readonly source = 'etcd';
+  readonly node: NodeId;
+  readonly previousReservationMs: number;
+  readonly leaseId: string;
+  readonly key: string;
+  private readonly reservationKey: string;
+  private readonly createRevision: string;
+  private readonly parts: ClaimPhase;
+  private state: 'held' | 'lost' | 'released' = 'held';
+  private lostReason = '';
+  private readonly listeners: ((reason: string) => void)[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+  private highestStoredMs: number;
+  private storeQueue: Promise<void> = Promise.resolve();
+  private failing = false;
+
+  constructor(parts: ClaimPhase, won: Won) {
+    const { settings, leaseId } = parts;
+    this.parts = parts;
+    this.node = { datacenterId: settings.datacenterId, workerId: won.workerId };
+    this.previousReservationMs = won.previousReservationMs;
+    this.highestStoredMs = won.previousReservationMs;
+    this.leaseId = leaseId;
+    this.createRevision = won.createRevision;
+    this.key = etcdWorkerKey(settings.prefix, settings.datacenterId, won.workerId);
+    this.reservationKey = etcdReservationKey(settings.prefix, settings.datacenterId, won.workerId);
+    parts.lease.on('lost', (err) => {
+      this.markLost(`etcd reports lease ${leaseId} lost: ${err.message}`);
+    });
+    this.scheduleRound(parts.fence.lastAckedSentAtMs + parts.fence.keepaliveIntervalMs - parts.now());
+  }
+
+  get held(): boolean {
+    return this.state === 'held';
+  }
+
+  safeUntilMs(): number {
+    return this.parts.fence.safeUntilMs();
+  }
+
+  /** Listeners registered after the loss are called on the next microtask; after release(), never. */
+  onLost(listener: (reason: string) => void): void {
+    if (this.state === 'held') {
+      this.listeners.push(listener);
+    } else if (this.state === 'lost') {
+      const reason = this.lostReason;
+      queueMicrotask(() => {
+        this.notify(listener, reason);
+      });
+    }
+  }
+
+  /**
+   * Raises the stored reservation to `untilMs` (Unix ms, a safe non-negative integer) unless it already
+   * is at least that; never lowers it, even with concurrent callers. Rejects with
+   * {@link WorkerLeaseLostError} when the worker key no longer carries our lease (and marks the claim
+   * lost), {@link CoordinationError} when etcd does not answer within the call timeout.
+   */
+  storeReservation(untilMs: number): Promise<void> {
+    if (!Number.isSafeInteger(untilMs) || untilMs < 0) {
+      return Promise.reject(
+        new RangeError(`reservation must be a non-negative integer of Unix ms; got ${untilMs}`),
+      );
+    }
+    // Our own writes go one at a time (most then find themselves covered without a round trip); the
+    // mod_revision compare below still guards against any other writer.
+    const stored = this.storeQueue.then(() => this.storeNow(untilMs));
+    this.storeQueue = stored.catch(() => undefined);
+    return stored;
+  }
+
+  private async storeNow(untilMs: number): Promise<void> {
+    this.assertHeld();
+    if (untilMs <= this.highestStoredMs) return;
+    const { client, etcd, settings } = this.parts;
+    try {
+      for (let attempt = 1; attempt <= MAX_STORE_ATTEMPTS; attempt++) {
+        const read = await etcd.call(
+          'Txn (read reservation)',
+          this.ifOursStill().then(client.get(this.reservationKey)).else(client.get(this.key)).commit(),
+        );
+        if (!read.succeeded) throw this.lostByTakeover(read.responses[0]?.response_range.kvs[0]);
+        const current = read.responses[0]?.response_range.kvs[0];
+        const currentMs = parseReservation(this.reservationKey, current);
+        if (currentMs >= untilMs) {
+          this.highestStoredMs = Math.max(this.highestStoredMs, currentMs);
+          return;
+        }
+        const write = await etcd.call(
+          'Txn (store reservation)',
+          this.ifOursStill()
+            .and(this.reservationKey, 'Mod', '==', current?.mod_revision ?? 0)
+            .then(client.put(this.reservationKey).value(String(untilMs)))
+            .else(client.get(this.key))
+            .commit(),
+        );
+        if (write.succeeded) {
+          this.highestStoredMs = Math.max(this.highestStoredMs, untilMs);
+          return;
+        }
+        const workerKv = write.responses[0]?.response_range.kvs[0];
+        if (!this.carriesOurLease(workerKv)) throw this.lostByTakeover(workerKv);
+      }
+    } catch (err) {
+      throw toSnowflakeError(`storing the reservation of ${this.key}`, settings.endpoints, err);
+    }
+    throw new CoordinationError(
+      `reservation key ${this.reservationKey} changed under us ${MAX_STORE_ATTEMPTS} times in a row; ` +
+        'another writer is updating it',
+    );
+  }
+
+  /** Revokes the lease (the ID is free at once) and closes the client; idempotent, never rejects. */
+  release(): Promise<void> {
+    if (this.state === 'held') {
+      this.state = 'released';
+      this.stop();
+      this.parts.log.info({ key: this.key, leaseId: this.leaseId }, 'releasing worker ID');
+    }
+    return this.close();
+  }
+
+  private ifOursStill(): ReturnType<Etcd3['if']> {
+    return this.parts.client
+      .if(this.key, 'Create', '==', this.createRevision)
+      .and(this.key, 'Lease', '==', this.leaseId);
+  }
+
+  private carriesOurLease(kv: IKeyValue | undefined): boolean {
+    return kv !== undefined && kv.create_revision === this.createRevision && kv.lease === this.leaseId;
+  }
+
+  private lostByTakeover(kv: IKeyValue | undefined): WorkerLeaseLostError {
+    const reason =
+      kv === undefined
+        ? `worker key ${this.key} is gone (lease ${this.leaseId} expired or the key was deleted)`
+        : `worker key ${this.key} no longer carries lease ${this.leaseId} (now lease ${kv.lease}, ` +
+          `created at revision ${kv.create_revision})`;
+    this.markLost(reason);
+    return new WorkerLeaseLostError(reason);
+  }
+
+  private assertHeld(): void {
+    if (this.state === 'lost') throw new WorkerLeaseLostError(`worker ID claim is lost: ${this.lostReason}`);
+    if (this.state === 'released') throw new WorkerLeaseLostError(`worker ID claim ${this.key} was released`);
+  }
+
+  private scheduleRound(delayMs: number): void {
+    this.timer = setTimeout(
+      () => {
+        void this.runRound();
+      },
+      Math.max(0, delayMs),
+    );
+  }
+
+  private async runRound(): Promise<void> {
+    const { now, fence } = this.parts;
+    const startedMs = now();
+    try {
+      await this.keepaliveRound(startedMs);
+    } catch (err) {
+      // Only a broken clock or a bug gets here; without a working loop the claim cannot stay fenced.
+      this.markLost(`keepalive loop failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (this.state === 'held') this.scheduleRound(startedMs + fence.keepaliveIntervalMs - now());
+  }
+
+  private async keepaliveRound(sentAtMs: number): Promise<void> {
+    const { fence, lease, client, etcd, log, hooks, now } = this.parts;
+    fence.keepaliveSent(sentAtMs);
+    // A late answer still extends the fence (it counts from the send time), so a round may take two
+    // intervals; the next round starts when this one ends if it ran over.
+    const budgetMs = 2 * fence.keepaliveIntervalMs;
+    const deadline = Date.now() + budgetMs;
+    let error: unknown;
+    try {
+      const kv = await etcd.call(
+        'LeaseKeepAlive + Range',
+        (async () => {
+          await lease.keepaliveOnce({ deadline });
+          return (await client.get(this.key).options({ deadline }).exec()).kvs[0];
+        })(),
+        budgetMs,
+      );
+      if (this.state !== 'held') return;
+      if (!this.carriesOurLease(kv)) {
+        this.lostByTakeover(kv);
+        return;
+      }
+      fence.keepaliveAcked(sentAtMs);
+    } catch (err) {
+      if (this.state !== 'held') return;
+      if (err instanceof EtcdLeaseInvalidError) {
+        this.markLost(`etcd says lease ${this.leaseId} has expired or was revoked`);
+        return;
+      }
+      error = err;
+    }
+    const safeUntilMs = fence.safeUntilMs();
+    if (error === undefined) {
+      if (this.failing) log.info({ key: this.key, safeUntilMs }, 'worker ID lease keepalive recovered');
+      this.failing = false;
+      callHook(log, () => hooks?.keepalive?.({ ok: true, sentAtMs, safeUntilMs }));
+      return;
+    }
+    if (!this.failing) {
+      log.warn(
+        { key: this.key, err: error, msLeft: safeUntilMs - now() },
+        'worker ID lease keepalive failed; IDs stop when the fence lapses unless etcd answers again',
+      );
+    }
+    this.failing = true;
+    callHook(log, () => hooks?.keepalive?.({ ok: false, sentAtMs, safeUntilMs, error }));
+  }
+
+  private markLost(reason: string): void {
+    if (this.state !== 'held') return;
+    this.state = 'lost';
+    this.lostReason = reason;
+    this.stop();
+    this.parts.log.error(
+      { key: this.key, leaseId: this.leaseId, reason },
+      'worker ID lease lost; this node ID must not be used any more',
+    );
+    for (const listener of this.listeners.splice(0)) this.notify(listener, reason);
+    void this.close();
+  }
+
+  private notify(listener: (reason: string) => void, reason: string): void {
+    callHook(this.parts.log, () => {
+      listener(reason);
+    });
+  }
+
+  private stop(): void {
+    this.parts.fence.invalidate();
+    clearTimeout(this.timer);
+  }
+
+  private close(): Promise<void> {
+    const { client, lease, etcd, log } = this.parts;
+    this.closing ??= revokeAndClose(client, lease, etcd, log);
+    return this.closing;
+  }
+}
+
+/** Bounded etcd calls: each one is raced against a timer and its failure named. */
+class EtcdCalls {
+  constructor(
+    private readonly endpoints: readonly string[],
+    readonly timeoutMs: number,
+  ) {}
+
+  /** Resolves with `pending`, or rejects with {@link CoordinationError} after `timeoutMs`. */
+  async call<T>(what: string, pending: PromiseLike<T>, timeoutMs = this.timeoutMs): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        reject(
+          new CoordinationError(
+            `${what}: no answer from etcd at ${this.endpoints.join(',')} within ${Math.round(timeoutMs)} ms`,
+          ),
+        );
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([pending, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Revokes the lease (best effort, bounded) and closes the client; never rejects. */
+async function revokeAndClose(client: Etcd3, lease: Lease, etcd: EtcdCalls, log: Logger): Promise<void> {
+  try {
+    await etcd.call('LeaseRevoke', lease.revoke({ deadline: Date.now() + etcd.timeoutMs }));
+  } catch (err) {
+    log.warn({ err }, 'could not revoke the worker ID lease; its keys expire after the TTL instead');
+  } finally {
+    client.close();
+  }
+}
+
+function callHook(log: Logger, hook: () => void): void {
+  try {
+    hook();
+  } catch (err) {
+    log.error({ err }, 'worker ID listener or hook threw');
+  }
+}
+
+function toSnowflakeError(what: string, endpoints: readonly string[], err: unknown): SnowflakeError {
+  if (err instanceof SnowflakeError) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new CoordinationError(`${what} failed at etcd ${endpoints.join(',')}: ${detail}`, err);
+}
+
+/** The Unix ms in a reservation key (0 when absent); malformed values are refused, not guessed. */
+function parseReservation(key: string, kv: IKeyValue | undefined): number {
+  if (kv === undefined) return 0;
+  const text = kv.value.toString('utf8');
+  const ms = /^(0|[1-9]\d{0,15})$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(ms)) {
+    throw new CoordinationError(
+      `etcd key ${key} holds ${JSON.stringify(text)}, not a reservation (decimal Unix ms); ` +
+        'fix or delete it only after making sure no instance uses this worker ID',
+    );
+  }
+  return ms;
+}
+
+async function readTls(tls: EtcdTlsFiles): Promise<NonNullable<IOptions['credentials']>> {
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
+    throw new InvalidConfigError('etcd TLS client certificate and key must be given together (or neither)');
+  }
+  const read = async (file: string): Promise<Buffer> => {
+    try {
+      return await readFile(file);
+    } catch (err) {
+      throw new InvalidConfigError(
+        `cannot read etcd TLS file ${file}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  };
+  return {
+    rootCertificate: await read(tls.caFile),
+    ...(tls.certFile !== undefined && { certChain: await read(tls.certFile) }),
+    ...(tls.keyFile !== undefined && { privateKey: await read(tls.keyFile) }),
+  };
+}
+
+function validate(options: EtcdClaimOptions): Settings {
+  const {
+    endpoints,
+    prefix = DEFAULT_ETCD_PREFIX,
+    leaseTtlSeconds = DEFAULT_LEASE_TTL_SECONDS,
+    datacenterId,
+    workerBits,
+    owner,
+    fenceMarginMs,
+    callTimeoutMs,
+    claimTimeoutMs = DEFAULT_CLAIM_TIMEOUT_MS,
+  } = options;
+  const fail = (what: string, allowed: string, value: unknown): never => {
+    throw new InvalidConfigError(`etcd worker ID ${what} must be ${allowed}; got ${JSON.stringify(value)}`);
+  };
+  if (endpoints.length === 0 || endpoints.some((e) => e.trim() === '')) {
+    fail('endpoints', 'a non-empty list of URLs', endpoints);
+  }
+  if (!prefix.endsWith('/')) fail('prefix', 'a key prefix ending with "/"', prefix);
+  if (!Number.isInteger(leaseTtlSeconds) || leaseTtlSeconds < 1 || leaseTtlSeconds > MAX_LEASE_TTL_SECONDS) {
+    fail('lease TTL (s)', `an integer from 1 to ${MAX_LEASE_TTL_SECONDS}`, leaseTtlSeconds);
+  }
+  if (!Number.isSafeInteger(datacenterId) || datacenterId < 0) {
+    fail('datacenter ID', 'a non-negative integer', datacenterId);
+  }
+  if (!Number.isInteger(workerBits) || workerBits < 0 || workerBits > 31) {
+    fail('worker bits', 'an integer from 0 to 31', workerBits);
+  }
+  if (owner === '') fail('owner', 'a non-empty string', owner);
+  const ttlMs = leaseTtlSeconds * 1000;
+  if (fenceMarginMs !== undefined && !(fenceMarginMs >= 0 && fenceMarginMs < ttlMs)) {
+    fail('fence margin (ms)', `from 0 to less than the TTL (${ttlMs} ms)`, fenceMarginMs);
+  }
+  if (callTimeoutMs !== undefined && !(Number.isFinite(callTimeoutMs) && callTimeoutMs >= 1)) {
+    fail('call timeout (ms)', 'a number ≥ 1', callTimeoutMs);
+  }
+  if (!(Number.isFinite(claimTimeoutMs) && claimTimeoutMs >= 1)) {
+    fail('claim timeout (ms)', 'a number ≥ 1', claimTimeoutMs);
+  }
+  return {
+    endpoints,
+    prefix,
+    ttlSeconds: leaseTtlSeconds,
+    datacenterId,
+    workerIdCount: 2 ** workerBits,
+    owner,
+    fenceMarginMs,
+    callTimeoutMs,
+    claimTimeoutMs,
+  };
+}

@@ -1,0 +1,84 @@
+import * as os from 'node:os';
+import type { Logger } from 'pino';
+import type { Config } from '../config';
+import { GRPCDeadlineExceededError, GRPCUnavailableError } from 'etcd3';
+import { CoordinationError, InvalidConfigError } from '../errors';
+import type { Metrics } from '../metrics/metrics';
+import { fixedClaim, type WorkerIdClaim } from './claim';
+import { claimEtcdWorkerId } from './etcd-claim';
+
+/** How long claiming keeps retrying while etcd is unreachable, in ms (then the caller gives up). */
+export const CLAIM_RETRY_WINDOW_MS = 30_000;
+
+/** Backoff between claim attempts while etcd is unreachable, in ms: doubled up to the max. */
+const RETRY_BACKOFF_MS = { first: 250, max: 2000 } as const;
+
+/**
+ * True for failures that say nothing about the claim itself — etcd unreachable, or no answer in time —
+ * so trying again may succeed. Authentication, permission and malformed-data errors are final.
+ */
+export function isTransientEtcdError(err: unknown): boolean {
+  if (!(err instanceof CoordinationError)) return false;
+  const { cause } = err;
+  return (
+    cause === undefined || cause instanceof GRPCUnavailableError || cause instanceof GRPCDeadlineExceededError
+  );
+}
+
+/**
+ * The worker-ID source of `config` as a function that claims a node ID each time it is called: the
+ * configured node for `static` and `ordinal` (never lost), or a new etcd lease on the lowest free worker
+ * ID of `config.node.datacenterId` for `etcd` (see {@link claimEtcdWorkerId} for its errors). The etcd
+ * owner is `hostname/pid`; failed keepalive rounds count in `snowflake_worker_lease_keepalive_failures_total`.
+ * `monotonicNowMs` must be the clock the caller compares {@link WorkerIdClaim.safeUntilMs} with.
+ * While etcd is unreachable, each call retries with backoff for up to {@link CLAIM_RETRY_WINDOW_MS}
+ * before rejecting with the last error.
+ */
+export function workerIdSource(
+  config: Config,
+  deps: { readonly monotonicNowMs: () => number; readonly metrics: Metrics; readonly logger: Logger },
+): () => Promise<WorkerIdClaim> {
+  const { workerIdSource: source, etcd } = config;
+  if (source !== 'etcd') return () => Promise.resolve(fixedClaim(config.node, source));
+  if (etcd === undefined) {
+    throw new InvalidConfigError('SNOWFLAKE_WORKER_ID_SOURCE=etcd needs the SNOWFLAKE_ETCD_* settings');
+  }
+  const claimOnce = () =>
+    claimEtcdWorkerId({
+      endpoints: etcd.endpoints,
+      prefix: etcd.prefix,
+      leaseTtlSeconds: etcd.leaseTtlSeconds,
+      datacenterId: config.node.datacenterId,
+      workerBits: config.layout.workerBits,
+      owner: `${os.hostname()}/${process.pid}`,
+      ...(etcd.tls !== undefined && { tls: etcd.tls }),
+      ...(etcd.auth !== undefined && { auth: etcd.auth }),
+      monotonicNowMs: deps.monotonicNowMs,
+      logger: deps.logger,
+      hooks: {
+        keepalive(event) {
+          if (!event.ok) deps.metrics.leaseKeepaliveFailures.inc();
+        },
+      },
+    });
+  return async () => {
+    const giveUpAt = deps.monotonicNowMs() + CLAIM_RETRY_WINDOW_MS;
+    // Bounded by the retry window: each attempt is bounded by the claim's own timeouts.
+    for (
+      let backoffMs: number = RETRY_BACKOFF_MS.first;
+      ;
+      backoffMs = Math.min(2 * backoffMs, RETRY_BACKOFF_MS.max)
+    ) {
+      try {
+        return await claimOnce();
+      } catch (err) {
+        if (!isTransientEtcdError(err) || deps.monotonicNowMs() + backoffMs >= giveUpAt) throw err;
+        deps.logger.warn(
+          { err: (err as Error).message, retryInMs: backoffMs, endpoints: etcd.endpoints },
+          'etcd unreachable while claiming a worker ID; retrying',
+        );
+        await new Promise((resolve) => setTimeout(resolve, backoffMs));
+      }
+    }
+  };
+}

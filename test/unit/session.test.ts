@@ -1,0 +1,165 @@
+import * as fs from 'node:fs';
+import pino from 'pino';
+import { IdCodec, type NodeId } from '../../src/core/codec';
+import { DEFAULT_LAYOUT } from '../../src/core/layout';
+import { TimeBase } from '../../src/core/time-base';
+import { RefusalError } from '../../src/errors';
+import { createMetrics } from '../../src/metrics/metrics';
+import { NodeSession, type SessionDeps } from '../../src/session';
+import { StateFile } from '../../src/state/state-file';
+import type { WorkerIdClaim } from '../../src/worker-id/claim';
+import { FakeClock, fastForwardScheduler } from '../helpers/fake-clock';
+import { tempStateDir } from '../helpers/server';
+
+const T0 = Date.UTC(2026, 10, 26, 12);
+const codec = new IdCodec(DEFAULT_LAYOUT);
+
+/** A claim whose fence and stored reservations the test controls. */
+function fakeClaim(node: NodeId, previousReservationMs: number, safeUntilMs: () => number) {
+  const stored: number[] = [];
+  const claim: WorkerIdClaim = {
+    node,
+    source: 'etcd',
+    previousReservationMs,
+    storeReservation: (ms) => {
+      stored.push(ms);
+      return Promise.resolve();
+    },
+    safeUntilMs,
+    onLost: () => undefined,
+    release: () => Promise.resolve(),
+  };
+  return { claim, stored };
+}
+
+function setup() {
+  const clock = new FakeClock(T0); // wall and monotonic move together here
+  const dir = tempStateDir();
+  const deps: SessionDeps = {
+    codec,
+    timeBase: new TimeBase({ wallMs: () => clock.nowMs(), monotonicMs: () => clock.nowMs() }, 1000),
+    monotonicNowMs: () => clock.nowMs(),
+    scheduler: fastForwardScheduler(clock),
+    openStateFile: (node) => new StateFile(dir, codec.layout, node),
+    nodeMayChange: true,
+    maxClockBackwardsMs: 10,
+    reservationMs: 2000,
+    metrics: createMetrics(),
+    logger: pino({ level: 'silent' }),
+    availabilityChanged: () => undefined,
+  };
+  return { clock, dir, deps };
+}
+
+async function refusalOf(work: Promise<unknown>): Promise<string> {
+  try {
+    await work;
+  } catch (err) {
+    expect(err).toBeInstanceOf(RefusalError);
+    return (err as RefusalError).code;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('NodeSession', () => {
+  it.each([
+    ['the state file', 5000, 0, 0, 5000],
+    ['the reservation left in etcd by an earlier holder', 0, 7000, 0, 7000],
+    ['what this process issued before a re-claim', 1000, 2000, 9000, 9000],
+    ['nothing (a first start)', 0, 0, 0, 0],
+  ])(
+    'GIVEN the highest floor is %s THEN no ID has a timestamp before it',
+    async (_what, fileAheadMs, etcdAheadMs, issuedAheadMs, floorAheadMs) => {
+      const { clock, dir, deps } = setup();
+      const node = { datacenterId: 0, workerId: 3 };
+      if (fileAheadMs > 0) await new StateFile(dir, codec.layout, node).write(T0 + fileAheadMs);
+      const { claim } = fakeClaim(node, etcdAheadMs > 0 ? T0 + etcdAheadMs : 0, () => Infinity);
+      const session = new NodeSession(deps, claim, issuedAheadMs > 0 ? T0 + issuedAheadMs : 0);
+      expect(session.floorMs).toBe(floorAheadMs > 0 ? T0 + floorAheadMs : 0);
+      expect(await refusalOf(session.issuer.next())).toBe('STARTING');
+
+      await session.activate(60_000, 'in the test'); // the fast-forward scheduler moves the clock past the floor
+      expect(clock.nowMs()).toBeGreaterThanOrEqual(session.floorMs);
+      const ids = await session.issuer.batch(5000);
+      const floor = session.floorMs;
+      expect(ids.every((id) => codec.decode(id).timestampMs >= floor)).toBe(true);
+      expect(ids.every((id) => codec.decode(id).workerId === 3)).toBe(true);
+      session.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  );
+
+  it('GIVEN the claim cannot be proven any more THEN it refuses with WORKER_LEASE_LOST, and serves again once it is', async () => {
+    const { clock, dir, deps } = setup();
+    let safeUntil = T0 + 1000;
+    const { claim, stored } = fakeClaim({ datacenterId: 1, workerId: 2 }, 0, () => safeUntil);
+    const session = new NodeSession(deps, claim, 0);
+    await session.activate(0, 'in the test');
+    expect(stored.length).toBeGreaterThan(0); // the reservation reached the coordinator before any ID
+    const first = await session.issuer.next();
+
+    clock.advance(1000); // now == safeUntil: no longer proven (the deadline is exclusive)
+    expect(session.leaseValid).toBe(false);
+    expect(await refusalOf(session.issuer.next())).toBe('WORKER_LEASE_LOST');
+
+    safeUntil = T0 + 5000; // a keepalive got through
+    const again = await session.issuer.next();
+    expect(again > first).toBe(true);
+    session.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('GIVEN the clock is further behind the floor than the wait allowed THEN activate refuses to start', async () => {
+    const { dir, deps } = setup();
+    const { claim } = fakeClaim({ datacenterId: 0, workerId: 0 }, T0 + 120_000, () => Infinity);
+    const session = new NodeSession(deps, claim, 0);
+    await expect(session.activate(60_000, 'left in etcd')).rejects.toThrow(
+      /120000 ms behind the timestamp reservation left in etcd .* more than SNOWFLAKE_MAX_STARTUP_WAIT_MS=60000/,
+    );
+    session.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('GIVEN a reservation write fails in the coordinator THEN activation refuses instead of issuing past what is durable', async () => {
+    const { dir, deps } = setup();
+    const { claim } = fakeClaim({ datacenterId: 0, workerId: 1 }, 0, () => Infinity);
+    const failing: WorkerIdClaim = {
+      ...claim,
+      storeReservation: () => Promise.reject(new Error('etcd down')),
+    };
+    const session = new NodeSession(deps, failing, 0);
+    await expect(session.activate(0, 'in the test')).rejects.toThrow(/and etcd: etcd down/);
+    fs.rmSync(dir, { recursive: true, force: true });
+    session.close();
+  });
+
+  it('GIVEN the reservation cannot be renewed THEN calls are refused with RESERVATION_UNAVAILABLE without flapping, until a write lands', async () => {
+    const { clock, dir, deps } = setup();
+    const changes: boolean[] = [];
+    const { claim } = fakeClaim({ datacenterId: 0, workerId: 4 }, 0, () => Infinity);
+    let failing = false;
+    const flaky: WorkerIdClaim = {
+      ...claim,
+      storeReservation: (ms) =>
+        failing ? Promise.reject(new Error('etcd down')) : claim.storeReservation(ms),
+    };
+    const session = new NodeSession({ ...deps, availabilityChanged: (_s, ok) => changes.push(ok) }, flaky, 0);
+    await session.activate(0, 'in the test');
+    await session.issuer.next();
+
+    failing = true;
+    clock.advance(2500); // past the 2000 ms reservation
+    const codes: string[] = [];
+    for (let i = 0; i < 10; i++) codes.push(await refusalOf(session.issuer.next()));
+    expect(new Set(codes)).toEqual(new Set(['RESERVATION_UNAVAILABLE']));
+    expect(changes).toEqual([false]); // one transition, not one per call
+
+    failing = false;
+    await session.keeper.maybeRenew(); // what housekeeping does every 100 ms
+    expect(session.keeper.failure).toBeUndefined();
+    await session.issuer.next();
+    expect(changes).toEqual([false, true]);
+    session.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
