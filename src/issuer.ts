@@ -39,7 +39,6 @@ export interface IssuerOptions {
 /** What callers (the gRPC handlers) ask of an issuer; {@link IdIssuer} documents each method. */
 export interface IdSource {
   next(isCancelled?: () => boolean): Promise<bigint>;
-  nextNow?(): bigint | undefined;
   batch(count: number, isCancelled?: () => boolean): Promise<bigint[]>;
   batchInto(count: number, out: DataView, offset: number, isCancelled?: () => boolean): Promise<void>;
 }
@@ -86,17 +85,6 @@ export class IdIssuer implements IdSource {
       await this.wait(grant, isCancelled);
       grant = this.allocate(1);
     }
-    this.events.issued?.(1);
-    return this.generator.idAt(grant.tick, grant.firstSequence);
-  }
-
-  /**
-   * One new ID if it can be issued without waiting, else undefined (then await {@link next}); throws a
-   * {@link RefusalError} when it must refuse. Lets a caller answer in the same turn of the event loop.
-   */
-  nextNow(): bigint | undefined {
-    const grant = this.allocate(1);
-    if (grant.kind === 'wait') return undefined;
     this.events.issued?.(1);
     return this.generator.idAt(grant.tick, grant.firstSequence);
   }

@@ -97,7 +97,7 @@ export function idGeneratorService(deps: IdGeneratorDeps): {
     };
 
   const implementation: grpc.UntypedServiceImplementation = {
-    NextId: unary<unknown, bigint>((_req, isCancelled) => issuer.nextNow?.() ?? issuer.next(isCancelled)),
+    NextId: unary<unknown, bigint>((_req, isCancelled) => issuer.next(isCancelled)),
     BatchIds: unary<BatchIdsRequest__Output, Buffer>(async (req, isCancelled) => {
       if (req.count < 1 || req.count > maxBatchSize) throw new BatchSizeError(req.count, maxBatchSize);
       const message = packedIdsMessage(req.count);
