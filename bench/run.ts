@@ -86,7 +86,7 @@ async function main(): Promise<number> {
     figures.push(
       ...(await benchNextId({
         concurrencies: [1, 16, 64],
-        rounds: 6,
+        rounds: 12,
         serverWarmupMs: warmupMs * 2,
         warmupMs: warmupMs / 4,
         measureMs: measureMs / 4,

@@ -11,7 +11,7 @@ import { idGeneratorService } from './grpc/id-generator-service';
 import { packageDefinition } from './grpc/proto';
 import { timerScheduler, type IdSource, type Scheduler } from './issuer';
 import { createLogger } from './logger';
-import { initializeGrpcMetrics, metricsInterceptor } from './metrics/grpc-interceptor';
+import { grpcServerMetrics } from './metrics/grpc-interceptor';
 import { startMetricsServer } from './metrics/http-server';
 import { createMetrics, type Metrics } from './metrics/metrics';
 import { acquireStateDirLock } from './state/lock';
@@ -232,9 +232,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     maxBatchSize: config.maxBatchSize,
     logger,
   });
-  initializeGrpcMetrics(metrics, Object.values(service.definition));
+  const grpcMetrics = grpcServerMetrics(metrics);
+  grpcMetrics.initialize(Object.values(service.definition));
 
-  const server = new grpc.Server({ interceptors: [metricsInterceptor(metrics)] });
+  const server = new grpc.Server({ interceptors: [grpcMetrics.interceptor] });
   server.addService(service.definition, service.implementation);
   health.addToServer(server);
   new ReflectionService(packageDefinition()).addToServer(server);

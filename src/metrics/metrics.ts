@@ -1,4 +1,17 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type LabelValues } from 'prom-client';
+
+type GrpcLabelName = 'grpc_service' | 'grpc_method' | 'grpc_type';
+
+/**
+ * Where grpc_server_started_total and grpc_server_handled_total take their values when scraped: the
+ * gRPC interceptor counts calls in plain numbers (see grpc-interceptor.ts) and hands them over here.
+ */
+export interface GrpcCallCounts {
+  /** Calls started, per method. */
+  started(): Iterable<readonly [LabelValues<GrpcLabelName>, number]>;
+  /** Calls completed, per method and status code name. */
+  handled(): Iterable<readonly [LabelValues<GrpcLabelName | 'grpc_code'>, number]>;
+}
 
 /** Every metric the service exports, in one private {@link Registry} (never prom-client's global one). */
 export interface Metrics {
@@ -25,12 +38,13 @@ export interface Metrics {
   readonly stateWriteFailures: Counter;
   /** snowflake_refusals_total{code}: calls refused because uniqueness could not be guaranteed. */
   readonly refusals: Counter<'code'>;
-  /** grpc_server_started_total: RPCs started. */
-  readonly grpcStarted: Counter<'grpc_service' | 'grpc_method' | 'grpc_type'>;
-  /** grpc_server_handled_total: RPCs completed, by status code name. */
-  readonly grpcHandled: Counter<'grpc_service' | 'grpc_method' | 'grpc_type' | 'grpc_code'>;
+  /**
+   * Sets where grpc_server_started_total and grpc_server_handled_total read their values at scrape
+   * time (the server's one gRPC interceptor); until then both are empty.
+   */
+  readonly useGrpcCallCounts: (counts: GrpcCallCounts) => void;
   /** grpc_server_handling_seconds: RPC latency from start to status, in seconds. */
-  readonly grpcHandlingSeconds: Histogram<'grpc_service' | 'grpc_method' | 'grpc_type'>;
+  readonly grpcHandlingSeconds: Histogram<GrpcLabelName>;
 }
 
 /** Latency buckets in seconds: 50 µs … 5 s, dense where ID calls land. */
@@ -54,6 +68,27 @@ export function createMetrics(): Metrics {
   for (const name of NON_CONFORMING_DEFAULT_METRICS) registry.removeSingleMetric(name);
   const registers = [registry];
   const grpcLabels = ['grpc_service', 'grpc_method', 'grpc_type'] as const;
+  let grpcCounts: GrpcCallCounts | undefined;
+  new Counter({
+    name: 'grpc_server_started_total',
+    help: 'Total number of RPCs started on the server.',
+    labelNames: grpcLabels,
+    registers,
+    collect() {
+      this.reset();
+      for (const [labels, count] of grpcCounts?.started() ?? []) this.inc(labels, count);
+    },
+  });
+  new Counter({
+    name: 'grpc_server_handled_total',
+    help: 'Total number of RPCs completed on the server, regardless of success or failure.',
+    labelNames: [...grpcLabels, 'grpc_code'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [labels, count] of grpcCounts?.handled() ?? []) this.inc(labels, count);
+    },
+  });
   return {
     registry,
     idsGenerated: new Counter({
@@ -113,18 +148,9 @@ export function createMetrics(): Metrics {
       labelNames: ['code'],
       registers,
     }),
-    grpcStarted: new Counter({
-      name: 'grpc_server_started_total',
-      help: 'Total number of RPCs started on the server.',
-      labelNames: grpcLabels,
-      registers,
-    }),
-    grpcHandled: new Counter({
-      name: 'grpc_server_handled_total',
-      help: 'Total number of RPCs completed on the server, regardless of success or failure.',
-      labelNames: [...grpcLabels, 'grpc_code'],
-      registers,
-    }),
+    useGrpcCallCounts(counts) {
+      grpcCounts = counts;
+    },
     grpcHandlingSeconds: new Histogram({
       name: 'grpc_server_handling_seconds',
       help: 'Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.',
