@@ -1,4 +1,5 @@
 import { cpu } from './batch-ids';
+import { pinClient } from './lib/affinity';
 import type { ChildServer } from './lib/child';
 import { runNextIdLoad, type NextIdLoadResult } from './lib/load';
 import { figure, type Figure } from './lib/report';
@@ -39,8 +40,25 @@ interface Merged {
  * (bench/baseline-server.ts), both in child processes, same raw client, alternating rounds.
  */
 export async function benchNextId(options: NextIdBenchOptions): Promise<Figure[]> {
-  const service = await startService();
-  const baseline = await startBaseline().catch(async (err: unknown) => {
+  const pinning = pinClient();
+  const placement =
+    pinning === undefined
+      ? 'CPUs not pinned (no taskset or < 2 CPUs)'
+      : `client on CPU ${pinning.clientCpu}, servers on CPU ${pinning.serverCpu}`;
+  try {
+    return await benchPinned(options, pinning?.serverCpu, placement);
+  } finally {
+    pinning?.release();
+  }
+}
+
+async function benchPinned(
+  options: NextIdBenchOptions,
+  serverCpu: number | undefined,
+  placement: string,
+): Promise<Figure[]> {
+  const service = await startService({ cpu: serverCpu });
+  const baseline = await startBaseline({ cpu: serverCpu }).catch(async (err: unknown) => {
     await service.stop();
     throw err;
   });
@@ -83,12 +101,13 @@ export async function benchNextId(options: NextIdBenchOptions): Promise<Figure[]
             `p50/p99 ${ms(ours.p50Ms, ours.p99Ms)} vs ${ms(base.p50Ms, base.p99Ms)}`,
             `server CPU ${cpuPerCall(ours)} vs ${cpuPerCall(base)} µs/call (${cpu(ours.serverCpu)} vs ${cpu(base.serverCpu)} busy)`,
             `client CPU ${cpu(ours.clientCpu)} vs ${cpu(base.clientCpu)}`,
+            placement,
             ...(ours.unique ? [] : ['DUPLICATE IDS']),
             ...(ours.errors + base.errors > 0
               ? [`errors ${ours.errors}/${base.errors}: ${ours.firstError ?? base.firstError ?? ''}`]
               : []),
           ].join('; '),
-          details: { concurrency, rounds: options.rounds, service: ours, baseline: base },
+          details: { concurrency, rounds: options.rounds, placement, service: ours, baseline: base },
         }),
       );
     }

@@ -33,6 +33,8 @@ export interface ChildSpec {
   readonly readyMessage?: string;
   /** Longest wait for those lines, in ms. Default 15,000. */
   readonly timeoutMs?: number;
+  /** Run it, all its threads, on this CPU only (via `taskset`, see affinity.ts). Default: any CPU. */
+  readonly cpu?: number;
 }
 
 /** Linux clock ticks per second for /proc/<pid>/stat (USER_HZ, 100 on every mainstream kernel). */
@@ -43,7 +45,9 @@ const CLOCK_TICKS_PER_SECOND = 100;
  * resolves once its start log line arrives; rejects if it exits or stays silent first.
  */
 export function startChild(spec: ChildSpec): Promise<ChildServer> {
-  const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), spec.script], {
+  const node = [process.execPath, ...(spec.nodeArgs ?? []), spec.script];
+  const [command, ...args] = spec.cpu === undefined ? node : ['taskset', '-c', String(spec.cpu), ...node];
+  const child = spawn(command!, args, {
     env: { PATH: process.env.PATH ?? '', ...spec.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

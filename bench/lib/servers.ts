@@ -11,6 +11,8 @@ export const BASELINE_STARTED = 'baseline server started';
 export interface ServerChildOptions {
   readonly nodeArgs?: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
+  /** The one CPU the server runs on (see affinity.ts); default any. */
+  readonly cpu?: number;
 }
 
 /**
@@ -27,6 +29,7 @@ export async function startService(options: ServerChildOptions = {}): Promise<Ch
     const server = await startChild({
       script: MAIN_JS,
       nodeArgs: options.nodeArgs ?? [],
+      cpu: options.cpu,
       env: {
         SNOWFLAKE_GRPC_ADDR: '127.0.0.1:0',
         SNOWFLAKE_METRICS_ADDR: '127.0.0.1:0',
@@ -49,6 +52,7 @@ export function startBaseline(options: ServerChildOptions = {}): Promise<ChildSe
   return startChild({
     script: path.join(__dirname, '../baseline-server.js'),
     nodeArgs: options.nodeArgs ?? [],
+    cpu: options.cpu,
     env: { BASELINE_GRPC_ADDR: '127.0.0.1:0', ...options.env },
     startMessage: BASELINE_STARTED,
   });
