@@ -54,6 +54,13 @@ export interface SessionDeps {
   availabilityChanged(session: NodeSession, available: boolean): void;
 }
 
+/** First pause before {@link NodeSession.activate} retries a failed first reservation write, in ms. */
+const FIRST_WRITE_RETRY_MS = 100;
+/** Longest pause between those retries, in ms. */
+const MAX_FIRST_WRITE_RETRY_MS = 2_000;
+/** Upper bound on first-write attempts whatever the wait budget (1 h / 2 s ≈ 1,800). */
+const MAX_FIRST_WRITE_ATTEMPTS = 2_000;
+
 function realTimeout(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
@@ -80,6 +87,7 @@ export class NodeSession {
   readonly floorMs: number;
   private readonly deps: SessionDeps;
   private startingReason: string | undefined = 'starting';
+  private closed = false;
 
   /**
    * Reads the state file (synchronously; throws `StateFileError` naming it when it is corrupt or
@@ -178,11 +186,41 @@ export class NodeSession {
 
   /**
    * Waits (without issuing, on the injected scheduler) until the time base has passed the floor, then
-   * persists a reservation. Rejects with {@link StartingError} when the wait would exceed `maxWaitMs`
-   * (ms), and with `ReservationUnavailableError` when the reservation cannot be written. Until it
-   * resolves every call is refused with STARTING. `where` names the reservation's origin in messages.
+   * persists a reservation, retrying a failed write with backoff (100 ms doubling to 2 s) while the
+   * claim holds and `maxWaitMs` (ms, counted from the call) has not run out. Rejects with
+   * {@link StartingError} when the clock wait alone would exceed `maxWaitMs`, and with
+   * `ReservationUnavailableError` when no write succeeded in time. Until it resolves every call is
+   * refused with STARTING. `where` names the reservation's origin in messages.
    */
   async activate(maxWaitMs: number, where: string): Promise<void> {
+    const giveUpAtMs = this.deps.monotonicNowMs() + maxWaitMs;
+    await this.waitForFloor(maxWaitMs, where);
+    let backoffMs = FIRST_WRITE_RETRY_MS;
+    // Bounded: every round but the last sleeps ≥ 100 ms within maxWaitMs (≤ 1 h), or gives up.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.keeper.ensureCovers();
+        break;
+      } catch (err) {
+        const retry =
+          err instanceof ReservationUnavailableError &&
+          !this.closed &&
+          this.leaseValid &&
+          attempt < MAX_FIRST_WRITE_ATTEMPTS &&
+          this.deps.monotonicNowMs() + backoffMs < giveUpAtMs;
+        if (!retry) throw err;
+        this.deps.logger.warn(
+          { err: err.message, attempt, retryInMs: backoffMs },
+          'cannot persist the first timestamp reservation yet; retrying before serving (NOT_SERVING)',
+        );
+        await this.deps.scheduler.sleep(backoffMs);
+        backoffMs = Math.min(backoffMs * 2, MAX_FIRST_WRITE_RETRY_MS);
+      }
+    }
+    this.startingReason = undefined;
+  }
+
+  private async waitForFloor(maxWaitMs: number, where: string): Promise<void> {
     const behindMs = this.behindFloorMs;
     if (behindMs > 0) {
       const reservedUntil = new Date(this.floorMs).toISOString();
@@ -203,12 +241,11 @@ export class NodeSession {
         await this.deps.scheduler.sleep(this.behindFloorMs);
       }
     }
-    await this.keeper.ensureCovers();
-    this.startingReason = undefined;
   }
 
   /** Stops the issuer's background checks; in-flight calls of this session then fail on the gate. */
   close(): void {
+    this.closed = true;
     this.startingReason ??= 'this worker ID is being given up';
     this.issuer.close();
   }

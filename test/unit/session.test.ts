@@ -133,6 +133,72 @@ describe('NodeSession', () => {
     session.close();
   });
 
+  it.each([
+    {
+      what: 'fails twice, then lands',
+      failures: 2,
+      lease: () => Infinity,
+      close: false,
+      outcome: 'serves',
+      writes: 3, // ensureCovers tries twice per round: round 1 fails twice, round 2 (at T0 + 100) lands
+    },
+    {
+      what: 'keeps failing',
+      failures: Infinity,
+      lease: () => Infinity,
+      close: false,
+      outcome: 'RESERVATION_UNAVAILABLE',
+      writes: 12, // rounds at T0 + 0, 100, 300, 700, 1500, 3100 ms; the next (5100) is past the 5 s wait
+    },
+    {
+      what: 'keeps failing while the lease lapses',
+      failures: Infinity,
+      lease: () => T0 + 250,
+      close: false,
+      outcome: 'RESERVATION_UNAVAILABLE',
+      writes: 6, // rounds at T0 + 0, 100, 300; by then the fence (T0 + 250) has lapsed: no further round
+    },
+    {
+      what: 'keeps failing while the session is closed (stop during start-up)',
+      failures: Infinity,
+      lease: () => Infinity,
+      close: true,
+      outcome: 'RESERVATION_UNAVAILABLE',
+      writes: 2, // one round only
+    },
+  ])(
+    'GIVEN the first reservation write $what THEN activation retries within the startup wait and $outcome',
+    async ({ failures, lease, close, outcome, writes }) => {
+      const { clock, dir, deps } = setup();
+      const { claim, stored } = fakeClaim({ datacenterId: 0, workerId: 4 }, 0, lease);
+      let calls = 0;
+      const flaky: WorkerIdClaim = {
+        ...claim,
+        storeReservation: (ms) => {
+          calls++;
+          return calls <= failures ? Promise.reject(new Error('circuit open')) : claim.storeReservation(ms);
+        },
+      };
+      const session = new NodeSession(deps, flaky, 0);
+      if (close) session.close();
+      const activation = session.activate(5_000, 'in the test');
+      if (outcome === 'serves') {
+        await activation;
+        expect(stored.length).toBe(1);
+        const id = await session.issuer.next();
+        expect(codec.decode(id).workerId).toBe(4);
+      } else {
+        expect(await refusalOf(activation)).toBe(outcome);
+        expect(await refusalOf(session.issuer.next())).not.toBe('');
+        expect(stored).toEqual([]);
+      }
+      expect(calls).toBe(writes);
+      expect(clock.nowMs() - T0).toBeLessThanOrEqual(5_000);
+      session.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  );
+
   it('GIVEN the reservation cannot be renewed THEN calls are refused with RESERVATION_UNAVAILABLE without flapping, until a write lands', async () => {
     const { clock, dir, deps } = setup();
     const changes: boolean[] = [];
