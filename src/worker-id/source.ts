@@ -14,15 +14,24 @@ export const CLAIM_RETRY_WINDOW_MS = 30_000;
 const RETRY_BACKOFF_MS = { first: 250, max: 2000 } as const;
 
 /**
+ * Certificate and TLS handshake failures, which etcd3 reports as UNAVAILABLE ("No connection
+ * established. Last error: … unable to verify the first certificate" / "… alert bad certificate"): a
+ * wrong CA, a missing or rejected client certificate, or https against a plain port do not heal by
+ * waiting.
+ */
+const TLS_FAILURE =
+  /certificate|SSL routines|alert (?:bad|unknown|handshake)|ERR_TLS_|ERR_SSL_|wrong version number/i;
+
+/**
  * True for failures that say nothing about the claim itself — etcd unreachable, or no answer in time —
- * so trying again may succeed. Authentication, permission and malformed-data errors are final.
+ * so trying again may succeed. Authentication, permission, TLS/certificate and malformed-data errors
+ * are final.
  */
 export function isTransientEtcdError(err: unknown): boolean {
   if (!(err instanceof CoordinationError)) return false;
   const { cause } = err;
-  return (
-    cause === undefined || cause instanceof GRPCUnavailableError || cause instanceof GRPCDeadlineExceededError
-  );
+  if (cause === undefined || cause instanceof GRPCDeadlineExceededError) return true;
+  return cause instanceof GRPCUnavailableError && !TLS_FAILURE.test(cause.message);
 }
 
 /**

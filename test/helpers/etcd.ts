@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -8,9 +9,31 @@ import * as path from 'node:path';
 /** The etcd binary (Debian's etcd-server package); override with ETCD_BIN. */
 const ETCD_BIN = process.env.ETCD_BIN ?? '/usr/bin/etcd';
 
+/** PEM files for an etcd that serves its client URL over TLS and requires client certificates. */
+export interface EtcdTlsFiles {
+  /** CA that signed the client certificates (`--trusted-ca-file`), and the server's, for the health check. */
+  readonly caFile: string;
+  /** Server certificate for 127.0.0.1 (`--cert-file`); etcd's gRPC gateway also presents it as a client. */
+  readonly certFile: string;
+  /** Its private key (`--key-file`). */
+  readonly keyFile: string;
+  /** A client certificate signed by `caFile`, presented by the health check. */
+  readonly clientCertFile: string;
+  /** Its private key. */
+  readonly clientKeyFile: string;
+}
+
+/** Options of {@link startEtcd}. */
+export interface EtcdOptions {
+  /** How long to wait for `GET /health`, in ms; default 10000. */
+  readonly startTimeoutMs?: number;
+  /** Serve the client URL over https with `--client-cert-auth`; peers stay on http. Default: plain http. */
+  readonly tls?: EtcdTlsFiles;
+}
+
 /** A throwaway single-member etcd on loopback. */
 export interface EtcdServer {
-  /** Client URL, `http://127.0.0.1:PORT`. */
+  /** Client URL, `http://127.0.0.1:PORT` (`https://` with {@link EtcdOptions.tls}). */
   readonly endpoint: string;
   /** SIGTERM, then waits for exit (SIGKILL after 5 s); the data dir is kept for {@link EtcdServer.restart}. */
   stop(): Promise<void>;
@@ -24,14 +47,23 @@ export interface EtcdServer {
 
 /**
  * Starts `etcd` on two free 127.0.0.1 ports (client and peer) with a temp data dir, and resolves once
- * `GET /health` says healthy (within `startTimeoutMs`). Logs only errors, kept for failure messages.
+ * `GET /health` says healthy (within `startTimeoutMs`; a bare number is that timeout). Logs only errors,
+ * kept for failure messages.
  */
-export async function startEtcd(startTimeoutMs = 10_000): Promise<EtcdServer> {
+export async function startEtcd(options: number | EtcdOptions = {}): Promise<EtcdServer> {
+  const { startTimeoutMs = 10_000, tls } =
+    typeof options === 'number' ? { startTimeoutMs: options } : options;
   if (!existsSync(ETCD_BIN)) {
     throw new Error(`no etcd binary at ${ETCD_BIN}: apt-get install etcd-server, or set ETCD_BIN`);
   }
+  // Read before anything needs cleaning up, so a missing file fails fast.
+  const healthTls: HealthTls | undefined = tls && {
+    ca: readFileSync(tls.caFile),
+    cert: readFileSync(tls.clientCertFile),
+    key: readFileSync(tls.clientKeyFile),
+  };
   const [clientPort, peerPort] = await freePorts(2);
-  const endpoint = `http://127.0.0.1:${clientPort}`;
+  const endpoint = `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'snowflake-etcd-'));
   const name = 'snowflake-test';
@@ -48,6 +80,14 @@ export async function startEtcd(startTimeoutMs = 10_000): Promise<EtcdServer> {
     // A single member elects itself after one election timeout: keep start-up and restarts fast.
     '--heartbeat-interval=50',
     '--election-timeout=250',
+    ...(tls === undefined
+      ? []
+      : [
+          `--cert-file=${tls.certFile}`,
+          `--key-file=${tls.keyFile}`,
+          `--trusted-ca-file=${tls.caFile}`,
+          '--client-cert-auth',
+        ]),
   ];
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
@@ -82,7 +122,7 @@ export async function startEtcd(startTimeoutMs = 10_000): Promise<EtcdServer> {
       proc.exitCode === null &&
       proc.signalCode === null
     ) {
-      if (await healthy(endpoint)) return;
+      if (await healthy(endpoint, healthTls)) return;
       await sleep(50);
     }
     proc.kill('SIGKILL');
@@ -145,16 +185,28 @@ async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-/** One `GET /health` with a 500 ms timeout; true when etcd reports itself healthy. */
-function healthy(endpoint: string): Promise<boolean> {
+/** PEM contents for an https health check: the server's CA and a client certificate with its key. */
+interface HealthTls {
+  readonly ca: Buffer;
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+/** One `GET /health` (over https with `tls`) with a 500 ms timeout; true when etcd reports itself healthy. */
+function healthy(endpoint: string, tls: HealthTls | undefined): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.get(`${endpoint}/health`, { timeout: 500 }, (res) => {
+    const onResponse = (res: http.IncomingMessage): void => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
       res.on('end', () => {
         resolve(res.statusCode === 200 && body.includes('"health":"true"'));
       });
-    });
+    };
+    const url = `${endpoint}/health`;
+    const req =
+      tls === undefined
+        ? http.get(url, { timeout: 500 }, onResponse)
+        : https.get(url, { timeout: 500, ...tls }, onResponse);
     req.on('timeout', () => req.destroy());
     req.on('error', () => {
       resolve(false);

@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
+import { tempStateDir } from './temp-dir';
 
 /** Repository root (where package.json and dist/ live). */
 export const ROOT = path.resolve(__dirname, '../..');
@@ -37,7 +36,7 @@ export function startServiceProcess(
       PATH: process.env.PATH ?? '',
       SNOWFLAKE_GRPC_ADDR: '127.0.0.1:0',
       SNOWFLAKE_METRICS_ADDR: '127.0.0.1:0',
-      SNOWFLAKE_STATE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'snowflake-state-')),
+      SNOWFLAKE_STATE_DIR: env.SNOWFLAKE_STATE_DIR ?? tempStateDir(),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,11 +1,12 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../../src/config';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server';
 import type { IdGeneratorClient } from '../../src/generated/snowflake/v1/IdGenerator';
 import { idGeneratorClient } from './grpc-client';
+import { tempStateDir } from './temp-dir';
+
+export { tempStateDir };
 
 /** A server on 127.0.0.1:0 (gRPC and /metrics) with a connected client. */
 export interface TestServer {
@@ -13,11 +14,6 @@ export interface TestServer {
   readonly client: IdGeneratorClient;
   /** Closes the client and stops the server; always await it in afterAll/afterEach. */
   close(): Promise<void>;
-}
-
-/** A fresh temporary SNOWFLAKE_STATE_DIR. */
-export function tempStateDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'snowflake-state-'));
 }
 
 /**

@@ -1,11 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import type { GetInfoResponse__Output } from '../../src/generated/snowflake/v1/GetInfoResponse';
 import { idGeneratorClient, unaryCall } from '../helpers/grpc-client';
 import { startEtcd, type EtcdServer } from '../helpers/etcd';
 import { MAIN_JS, runNode, startServiceProcess } from '../helpers/process';
+import { tempStateDir } from '../helpers/temp-dir';
 
 // SNOWFLAKE_ETCD_USERNAME / SNOWFLAKE_ETCD_PASSWORD against a real etcd with authentication enabled.
 
@@ -40,7 +39,7 @@ function runToExit(vars: Record<string, string>) {
       ...vars,
       SNOWFLAKE_GRPC_ADDR: '127.0.0.1:0',
       SNOWFLAKE_METRICS_ADDR: '127.0.0.1:0',
-      SNOWFLAKE_STATE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'snowflake-state-')),
+      SNOWFLAKE_STATE_DIR: tempStateDir(),
     },
     45_000,
   );

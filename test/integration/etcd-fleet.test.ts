@@ -10,6 +10,7 @@ import { healthCheck, idGeneratorClient, unaryCall } from '../helpers/grpc-clien
 import { startEtcd, type EtcdServer } from '../helpers/etcd';
 import { MAIN_JS, runNode, startServiceProcess, type ServiceProcess } from '../helpers/process';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { tempStateDir } from '../helpers/temp-dir';
 
 // A fleet of real service processes on a real etcd: worker IDs are claimed, fenced, freed and re-claimed.
 
@@ -169,7 +170,7 @@ describe('a fleet on etcd (real processes)', () => {
           ...etcdEnv(prefix),
           SNOWFLAKE_GRPC_ADDR: '127.0.0.1:0',
           SNOWFLAKE_METRICS_ADDR: '127.0.0.1:0',
-          SNOWFLAKE_STATE_DIR: fs.mkdtempSync('/tmp/snowflake-state-'),
+          SNOWFLAKE_STATE_DIR: tempStateDir(),
         },
         30_000,
       );

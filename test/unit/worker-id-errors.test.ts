@@ -1,4 +1,5 @@
 import { status } from '@grpc/grpc-js';
+import { EtcdPermissionDeniedError, GRPCDeadlineExceededError, GRPCUnavailableError } from 'etcd3';
 import {
   CoordinationError,
   toGrpcStatus,
@@ -7,6 +8,7 @@ import {
   type ErrorCode,
   type SnowflakeError,
 } from '../../src/errors';
+import { isTransientEtcdError } from '../../src/worker-id/source';
 
 describe('worker-ID coordination errors', () => {
   it.each<[SnowflakeError, ErrorCode]>([
@@ -21,5 +23,45 @@ describe('worker-ID coordination errors', () => {
   it('GIVEN a cause THEN CoordinationError keeps it', () => {
     const cause = new Error('connect ECONNREFUSED');
     expect(new CoordinationError('etcd did not answer', cause).cause).toBe(cause);
+  });
+});
+
+describe('isTransientEtcdError (what the boot claim retries for up to 30 s)', () => {
+  const failedWith = (cause?: Error) => new CoordinationError('claiming a worker ID failed at etcd', cause);
+  it.each<[string, unknown, boolean]>([
+    ['no answer at all', failedWith(), true],
+    [
+      'connection refused',
+      failedWith(new GRPCUnavailableError('14 UNAVAILABLE: connect ECONNREFUSED')),
+      true,
+    ],
+    ['a deadline', failedWith(new GRPCDeadlineExceededError('4 DEADLINE_EXCEEDED')), true],
+    [
+      'a server certificate our CA did not sign',
+      failedWith(
+        new GRPCUnavailableError(
+          '14 UNAVAILABLE: No connection established. Last error: Error: unable to verify the first certificate.',
+        ),
+      ),
+      false,
+    ],
+    [
+      'a client certificate the server rejected',
+      failedWith(
+        new GRPCUnavailableError(
+          '14 UNAVAILABLE: No connection established. Last error: 40A8:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate',
+        ),
+      ),
+      false,
+    ],
+    [
+      'https against a plain-text port',
+      failedWith(new GRPCUnavailableError('14 UNAVAILABLE: … SSL routines::wrong version number')),
+      false,
+    ],
+    ['a permission error', failedWith(new EtcdPermissionDeniedError('permission denied')), false],
+    ['something that is not a coordination error', new Error('boom'), false],
+  ])('GIVEN %s THEN transient = %p', (_what, err, transient) => {
+    expect(isTransientEtcdError(err)).toBe(transient);
   });
 });
