@@ -47,12 +47,10 @@ export interface EtcdServer {
 
 /**
  * Starts `etcd` on two free 127.0.0.1 ports (client and peer) with a temp data dir, and resolves once
- * `GET /health` says healthy (within `startTimeoutMs`; a bare number is that timeout). Logs only errors,
- * kept for failure messages.
+ * `GET /health` says healthy (within `startTimeoutMs`). Logs only errors, kept for failure messages.
  */
-export async function startEtcd(options: number | EtcdOptions = {}): Promise<EtcdServer> {
-  const { startTimeoutMs = 10_000, tls } =
-    typeof options === 'number' ? { startTimeoutMs: options } : options;
+export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdServer> {
+  const { startTimeoutMs = 10_000, tls } = options;
   if (!existsSync(ETCD_BIN)) {
     throw new Error(`no etcd binary at ${ETCD_BIN}: apt-get install etcd-server, or set ETCD_BIN`);
   }
