@@ -223,6 +223,20 @@ describe('server on 127.0.0.1:0 with a real grpc-js client', () => {
     expect({ status: r.status, out: r.stdout + r.stderr }).toEqual({ status: 0, out: '' });
   });
 
+  it('/metrics has a handled series for every IdGenerator method and status code, and stays small', async () => {
+    const text = await scrape(t.server.metricsPort);
+    const handled = text
+      .split('\n')
+      .filter((l) => l.startsWith('grpc_server_handled_total{grpc_service="snowflake.v1.IdGenerator"'));
+    const methods = new Set(handled.map((l) => /grpc_method="(\w+)"/.exec(l)?.[1]));
+    expect([...methods].sort()).toEqual(['BatchIds', 'DecodeId', 'GetInfo', 'NextId']);
+    for (const code of ['OK', 'INVALID_ARGUMENT', 'UNAVAILABLE', 'DEADLINE_EXCEEDED', 'INTERNAL'])
+      expect(handled.filter((l) => l.includes(`grpc_code="${code}"`))).toHaveLength(methods.size);
+    expect(handled).toHaveLength(methods.size * 17);
+    // 4 methods × 17 codes add about 9 KB; the whole page stays a small scrape.
+    expect(Buffer.byteLength(text)).toBeLessThan(48 * 1024);
+  });
+
   it('/metrics answers 404 elsewhere', async () => {
     expect((await fetch(`http://127.0.0.1:${t.server.metricsPort}/`)).status).toBe(404);
   });
