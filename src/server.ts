@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { splitAddress, type Config } from './config';
 import { IdCodec } from './core/codec';
 import { layoutEndMs } from './core/layout';
-import { TimeBase, type ClockSources } from './core/time-base';
+import { TimeBase, type ClockSources, type SkewAction } from './core/time-base';
 import { SnowflakeError } from './errors';
 import { createHealth } from './grpc/health';
 import { idGeneratorService } from './grpc/id-generator-service';
@@ -59,6 +59,14 @@ export interface RunningServer {
 /** How often the skew, the lease, the reservation and health are re-checked, in ms. */
 const HOUSEKEEPING_MS = 100;
 
+/** Log message per skew-check outcome. */
+const SKEW_MESSAGES: Readonly<Record<SkewAction, string>> = {
+  tolerated: 'wall clock moved against the ID time base; within the bound, serving on the monotonic base',
+  'reanchored-forward': 'wall clock is ahead of the ID time base beyond the bound: time base moved forward',
+  refusing: 'wall clock is behind the ID time base beyond the bound',
+  'reanchored-after-catch-up': 'wall clock has passed the latest time used: time base re-anchored to it',
+};
+
 /** Backoff between attempts to re-claim a worker ID after losing one, in ms: doubled up to the max. */
 const RECLAIM_BACKOFF_MS = { first: 500, max: 10_000 } as const;
 
@@ -77,13 +85,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const lock = acquireStateDirLock(config.stateDir);
 
   const timeBase = new TimeBase(clockSources, config.maxClockSkewMs, {
-    skewChanged(skewMs, stepMs, action) {
-      if (stepMs < 0) metrics.clockBackwards.inc();
+    skewChanged({ skewMs, stepMs, action, stepped }) {
+      if (stepped && stepMs < 0) metrics.clockBackwards.inc();
       metrics.clockSkew.set(action === 'tolerated' || action === 'refusing' ? skewMs / 1000 : 0);
       const fields = { skewMs: Math.round(skewMs), stepMs: Math.round(stepMs), action };
-      if (action === 'refusing')
-        logger.error(fields, 'wall clock is behind the ID time base beyond the bound');
-      else logger.warn(fields, 'wall clock stepped');
+      if (action === 'refusing') logger.error(fields, SKEW_MESSAGES[action]);
+      else if (stepped) logger.warn(fields, SKEW_MESSAGES[action]);
+      // Not a step: a re-anchoring or the end of a refusal after the skew crept past the bound.
+      else logger.info(fields, SKEW_MESSAGES[action]);
     },
   });
 
@@ -296,6 +305,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     stopping = true;
     wakeReclaim?.();
     setRefusing('draining', true);
+    health.stopping();
     clearInterval(housekeeping);
     logger.info({ timeoutMs: config.shutdownTimeoutMs }, 'shutting down: draining in-flight calls');
     const forced = await new Promise<boolean>((resolve) => {

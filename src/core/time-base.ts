@@ -9,7 +9,7 @@ export interface ClockSources {
   monotonicMs(): number;
 }
 
-/** What a skew check concluded; reported to the observer when the skew moves by more than {@link STEP_EPSILON_MS}. */
+/** What a skew check concluded. */
 export type SkewAction =
   /** |skew| ≤ bound: keep serving on the monotonic base. */
   | 'tolerated'
@@ -20,14 +20,38 @@ export type SkewAction =
   /** The wall clock, behind before, has passed every time handed out: the base was re-anchored to it. */
   | 'reanchored-after-catch-up';
 
-/** Notifications for logs and metrics. */
-export interface TimeBaseObserver {
-  /** The skew (wall − base, ms) changed by more than {@link STEP_EPSILON_MS}; `stepMs` < 0 means the wall stepped back. */
-  skewChanged?(skewMs: number, stepMs: number, action: SkewAction): void;
+/** One reported skew check (see {@link TimeBaseObserver.skewChanged}). */
+export interface SkewChange {
+  /** Wall clock minus the base as read, in ms, before any re-anchoring. */
+  readonly skewMs: number;
+  /** Change of the skew since the last report, in ms; < 0 means the wall clock went back. */
+  readonly stepMs: number;
+  readonly action: SkewAction;
+  /**
+   * True when |stepMs| is at least the step threshold ({@link STEP_THRESHOLD_MS}, or maxSkewMs when
+   * smaller): the wall clock was set (NTP step, `date -s`), not read with jitter.
+   */
+  readonly stepped: boolean;
 }
 
-/** Skew changes smaller than this (ms) are read jitter, not clock steps. */
-export const STEP_EPSILON_MS = 2;
+/** Notifications for logs and metrics. */
+export interface TimeBaseObserver {
+  /**
+   * Called when the wall clock stepped (see {@link SkewChange.stepped}), when refusing starts or ends,
+   * and on every re-anchoring; never for read jitter alone.
+   */
+  skewChanged?(change: SkewChange): void;
+}
+
+/**
+ * Smallest change of the skew (wall − base), in ms, taken for a clock step rather than read jitter;
+ * a time base whose maxSkewMs is smaller uses that instead, so every step that crosses the bound counts.
+ * The two clocks are read at slightly different instants and Date.now() has 1 ms resolution: an idle
+ * machine shows changes of 2–6 ms with nobody touching the clock. Time sync only steps larger offsets
+ * (ntpd slews below 128 ms; chrony's usual `makestep 1 3` steps above 1 s), so 50 ms keeps room on both
+ * sides. Smaller changes still show in {@link TimeBase.skewMs}.
+ */
+export const STEP_THRESHOLD_MS = 50;
 
 /**
  * The clock IDs are stamped with: wall time at start plus monotonic elapsed time, so a wall-clock step
@@ -46,6 +70,7 @@ export class TimeBase implements Clock {
   private readonly observer: TimeBaseObserver;
   private offsetMs: number;
   private highestReturnedMs = -Infinity;
+  private readonly stepThresholdMs: number;
   private lastReportedSkewMs = 0;
   private refusing = false;
   private lastSkewMs = 0;
@@ -55,6 +80,7 @@ export class TimeBase implements Clock {
     this.sources = sources;
     this.maxSkewMs = maxSkewMs;
     this.observer = observer;
+    this.stepThresholdMs = Math.max(1, Math.min(STEP_THRESHOLD_MS, maxSkewMs));
     this.offsetMs = sources.wallMs() - sources.monotonicMs();
   }
 
@@ -93,6 +119,7 @@ export class TimeBase implements Clock {
     let base = this.sources.monotonicMs() + this.offsetMs;
     let skew = wall - base;
     let action: SkewAction = 'tolerated';
+    const wasRefusing = this.refusing;
     if (skew > this.maxSkewMs) {
       action = 'reanchored-forward';
       this.offsetMs += skew;
@@ -111,12 +138,16 @@ export class TimeBase implements Clock {
     } else {
       this.refusing = false;
     }
+    const reanchored = action === 'reanchored-forward' || action === 'reanchored-after-catch-up';
     const step = skew - this.lastReportedSkewMs;
-    if (Math.abs(step) > STEP_EPSILON_MS) {
-      this.lastReportedSkewMs = action === 'tolerated' || action === 'refusing' ? skew : 0;
-      this.observer.skewChanged?.(skew, step, action);
+    const stepped = Math.abs(step) >= this.stepThresholdMs;
+    // Changes below the threshold are not reported, so they add up against the last reported skew:
+    // a slow creep is reported once it amounts to a step.
+    if (stepped || reanchored || this.refusing !== wasRefusing) {
+      this.lastReportedSkewMs = reanchored ? 0 : skew;
+      this.observer.skewChanged?.({ skewMs: skew, stepMs: step, action, stepped });
     }
-    if (action !== 'tolerated' && action !== 'refusing') skew = 0;
+    if (reanchored) skew = 0;
     this.lastSkewMs = skew;
     return base;
   }

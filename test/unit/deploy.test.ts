@@ -1,14 +1,18 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { loadConfig, VARIABLE_DOCS } from '../../src/config';
+import { LIVENESS_SERVICE } from '../../src/grpc/health';
 import { SERVICE_NAME } from '../../src/grpc/proto';
 
 // No cluster here: the manifests are parsed and checked against the service's own configuration
 // (VARIABLE_DOCS), and rendered with `kubectl kustomize` where kubectl is installed.
 const ROOT = path.resolve(__dirname, '../..');
 const K8S = path.join(ROOT, 'deploy/kubernetes');
+const PROMETHEUS = path.join(ROOT, 'deploy/prometheus');
+const NETWORK_POLICY = path.join(K8S, 'components/network-policy');
 
 interface EnvVar {
   name: string;
@@ -38,11 +42,28 @@ interface Container {
   livenessProbe?: Probe;
   volumeMounts: { name: string; mountPath: string }[];
 }
+interface LabelSelector {
+  matchLabels?: Record<string, string>;
+}
+interface SpreadConstraint {
+  maxSkew: number;
+  topologyKey: string;
+  whenUnsatisfiable: string;
+  labelSelector: LabelSelector;
+}
+interface PolicyRule {
+  from: { namespaceSelector?: LabelSelector; podSelector?: LabelSelector }[];
+  ports: { port: string | number; protocol: string }[];
+}
 interface Manifest {
   apiVersion: string;
   kind: string;
   metadata: { name: string; labels?: Record<string, string> };
   spec: {
+    podSelector?: LabelSelector;
+    policyTypes?: string[];
+    ingress?: PolicyRule[];
+    endpoints?: { port: string; path?: string }[];
     replicas?: number;
     serviceName?: string;
     clusterIP?: string;
@@ -55,6 +76,7 @@ interface Manifest {
       spec: {
         terminationGracePeriodSeconds?: number;
         securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
+        topologySpreadConstraints?: SpreadConstraint[];
         containers: Container[];
       };
     };
@@ -62,9 +84,12 @@ interface Manifest {
   };
 }
 interface Kustomization {
+  kind?: string;
   resources?: string[];
+  components?: string[];
   patches?: { path: string }[];
   images?: { name: string; newTag?: string }[];
+  labels?: { pairs: Record<string, string> }[];
 }
 
 /** Every YAML document of a file; fails on any parse error or warning. */
@@ -89,13 +114,45 @@ function yamlFiles(dir: string): string[] {
     .sort();
 }
 
-/** The documents a kustomization lists (its resources, recursively), as kustomize would load them. */
+/**
+ * The documents a kustomization lists (its resources and components, recursively), as kustomize would
+ * load them, with the kustomization's `labels` added to their metadata.
+ */
 function resources(dir: string): Manifest[] {
   const k = loadYaml(path.join(dir, 'kustomization.yaml'))[0] as Kustomization;
-  return (k.resources ?? []).flatMap((r) => {
-    const p = path.join(dir, r);
-    return fs.statSync(p).isDirectory() ? resources(p) : (loadYaml(p) as Manifest[]);
-  });
+  const labels = Object.assign({}, ...(k.labels ?? []).map((l) => l.pairs)) as Record<string, string>;
+  return [...(k.resources ?? []), ...(k.components ?? [])]
+    .flatMap((r) => {
+      const p = path.join(dir, r);
+      return fs.statSync(p).isDirectory() ? resources(p) : (loadYaml(p) as Manifest[]);
+    })
+    .map((m) => ({ ...m, metadata: { ...m.metadata, labels: { ...labels, ...m.metadata.labels } } }));
+}
+
+/** `kubectl kustomize` of a throw-away kustomization of `resources` and `components` (directories). */
+function kustomize(resourceDirs: string[], componentDirs: string[] = []): Manifest[] {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kustomize-'));
+  try {
+    // kustomize accepts relative paths only.
+    const rel = (dirs: string[]) => dirs.map((d) => path.relative(tmp, d));
+    fs.writeFileSync(
+      path.join(tmp, 'kustomization.yaml'),
+      JSON.stringify({ resources: rel(resourceDirs), components: rel(componentDirs) }),
+    );
+    const r = spawnSync('kubectl', ['kustomize', tmp], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const docs = parseAllDocuments(r.stdout);
+    return (Array.isArray(docs) ? docs : [docs]).map((d) => d.toJS() as Manifest);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** True when `selector` selects an object with `labels`. */
+function selects(selector: LabelSelector | undefined, labels: Record<string, string> | undefined): boolean {
+  const wanted = Object.entries(selector?.matchLabels ?? {});
+  return wanted.length > 0 && wanted.every(([k, v]) => labels?.[k] === v);
 }
 
 /** A strategic-merge patch of container env lists (merged by name), the only kind the overlays use. */
@@ -159,7 +216,11 @@ describe('deploy/kubernetes', () => {
       if (path.basename(file) !== 'kustomization.yaml') continue;
       used.add(file);
       const k = docs[0] as Kustomization;
-      for (const r of [...(k.resources ?? []), ...(k.patches ?? []).map((p) => p.path)]) {
+      for (const r of [
+        ...(k.resources ?? []),
+        ...(k.components ?? []),
+        ...(k.patches ?? []).map((p) => p.path),
+      ]) {
         const p = path.join(path.dirname(file), r);
         expect(fs.existsSync(p)).toBe(true);
         used.add(fs.statSync(p).isDirectory() ? path.join(p, 'kustomization.yaml') : p);
@@ -263,7 +324,7 @@ describe('deploy/kubernetes', () => {
       }
     });
 
-    it('probes with native gRPC health checks on the gRPC port; readiness asks for snowflake.v1.IdGenerator', () => {
+    it('probes with native gRPC health checks on the gRPC port; readiness asks for snowflake.v1.IdGenerator, startup and liveness for liveness', () => {
       const c = container(manifests);
       const grpcPort = c.ports.find((p) => p.name === 'grpc')!.containerPort;
       for (const probe of [c.startupProbe, c.readinessProbe, c.livenessProbe]) {
@@ -272,6 +333,11 @@ describe('deploy/kubernetes', () => {
         expect([probe!.httpGet, probe!.tcpSocket, probe!.exec]).toEqual([undefined, undefined, undefined]);
       }
       expect(c.readinessProbe!.grpc!.service).toBe(SERVICE_NAME);
+      // A pod that correctly refuses IDs stays NOT_SERVING for readiness; a restart would not cure it.
+      expect([c.startupProbe!.grpc!.service, c.livenessProbe!.grpc!.service]).toEqual([
+        LIVENESS_SERVICE,
+        LIVENESS_SERVICE,
+      ]);
       // The startup probe must outlast the longest wait for the clock to pass a persisted reservation.
       const startupWindowMs = c.startupProbe!.periodSeconds! * c.startupProbe!.failureThreshold! * 1000;
       const startupWait = defaultOf('SNOWFLAKE_MAX_STARTUP_WAIT_MS');
@@ -313,6 +379,25 @@ describe('deploy/kubernetes', () => {
       expect(sts.spec.volumeClaimTemplates!.map((v) => v.metadata.name)).toContain(mount!.name);
     });
 
+    it('spreads the pods across nodes (enforced) and zones (preferred)', () => {
+      const sts = one(manifests, 'StatefulSet');
+      const spread = sts.spec.template!.spec.topologySpreadConstraints ?? [];
+      const byKey = new Map(spread.map((c) => [c.topologyKey, c]));
+      expect([...byKey.keys()].sort()).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
+      expect(byKey.get('kubernetes.io/hostname')).toMatchObject({
+        maxSkew: 1,
+        whenUnsatisfiable: 'DoNotSchedule',
+      });
+      expect(byKey.get('topology.kubernetes.io/zone')).toMatchObject({
+        maxSkew: 1,
+        whenUnsatisfiable: 'ScheduleAnyway',
+      });
+      for (const c of spread) {
+        expect(selects(c.labelSelector, sts.spec.template!.metadata.labels)).toBe(true);
+        expect(c.labelSelector.matchLabels).toEqual(sts.spec.selector!.matchLabels);
+      }
+    });
+
     it('lets at most one pod be disrupted voluntarily', () => {
       const pdb = one(manifests, 'PodDisruptionBudget');
       const replicas = one(manifests, 'StatefulSet').spec.replicas!;
@@ -337,5 +422,86 @@ describe('deploy/kubernetes', () => {
     const sorted = (m: Manifest[]) => [...env(container(m))].sort(([a], [b]) => a.localeCompare(b));
     expect(sorted(manifests)).toEqual(sorted(load()));
     expect(container(manifests).image).toBe('snowflake-id:0.1.0');
+  });
+});
+
+const hasKubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
+
+describe('deploy/kubernetes/components/network-policy', () => {
+  const [policy] = resources(NETWORK_POLICY);
+  const sts = one(resources(path.join(K8S, 'base')), 'StatefulSet');
+  const ports = new Map(container([sts]).ports.map((p) => [p.name, p.containerPort]));
+
+  it('is a kustomize Component holding one NetworkPolicy for the pods of the StatefulSet', () => {
+    const k = loadYaml(path.join(NETWORK_POLICY, 'kustomization.yaml'))[0] as Kustomization;
+    expect(k.kind).toBe('Component');
+    expect(resources(NETWORK_POLICY).map((m) => m.kind)).toEqual(['NetworkPolicy']);
+    expect(selects(policy!.spec.podSelector, sts.spec.template!.metadata.labels)).toBe(true);
+    expect(policy!.spec.policyTypes).toEqual(['Ingress']);
+  });
+
+  it('admits gRPC only from labelled client pods and /metrics only from the monitoring namespace', () => {
+    const rules = policy!.spec.ingress ?? [];
+    expect(rules.flatMap((r) => r.ports.map((p) => p.port)).sort()).toEqual(['grpc', 'metrics']);
+    for (const r of rules) {
+      expect(r.ports).toHaveLength(1);
+      expect(ports.has(String(r.ports[0]!.port))).toBe(true);
+      expect(r.ports[0]!.protocol).toBe('TCP');
+      expect(r.from.length).toBeGreaterThan(0);
+    }
+    const grpcFrom = rules.find((r) => r.ports[0]!.port === 'grpc')!.from;
+    // Every peer needs the client label: a peer with only a namespace selector would admit any pod.
+    for (const peer of grpcFrom) expect(Object.keys(peer.podSelector?.matchLabels ?? {})).not.toHaveLength(0);
+    const metricsFrom = rules.find((r) => r.ports[0]!.port === 'metrics')!.from;
+    expect(metricsFrom).toEqual([
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
+    ]);
+  });
+
+  (hasKubectl ? it : it.skip).each([
+    ['base', path.join(K8S, 'base')],
+    ['overlays/etcd', path.join(K8S, 'overlays/etcd')],
+  ])('`kubectl kustomize` renders %s with the component: the StatefulSet and the policy', (_name, dir) => {
+    const rendered = kustomize([dir], [NETWORK_POLICY]);
+    const renderedPolicy = one(rendered, 'NetworkPolicy');
+    expect(renderedPolicy.spec).toEqual(policy!.spec);
+    expect(
+      selects(renderedPolicy.spec.podSelector, one(rendered, 'StatefulSet').spec.template!.metadata.labels),
+    ).toBe(true);
+  });
+});
+
+describe('deploy/prometheus (Prometheus Operator)', () => {
+  const monitoring = resources(PROMETHEUS);
+  const base = resources(path.join(K8S, 'base'));
+
+  it('has a kustomization with one ServiceMonitor and one PrometheusRule', () => {
+    expect(monitoring.map((m) => `${m.apiVersion} ${m.kind}`).sort()).toEqual([
+      'monitoring.coreos.com/v1 PrometheusRule',
+      'monitoring.coreos.com/v1 ServiceMonitor',
+    ]);
+  });
+
+  it('the ServiceMonitor scrapes /metrics on the `metrics` port of the headless Service, which selects the pods', () => {
+    const sm = one(monitoring, 'ServiceMonitor');
+    expect(sm.spec.endpoints).toEqual([expect.objectContaining({ port: 'metrics', path: '/metrics' })]);
+    const selected = base.filter((m) => m.kind === 'Service' && selects(sm.spec.selector, m.metadata.labels));
+    // Only Services with a `metrics` port yield targets: exactly the headless one.
+    const scraped = selected.filter((svc) => svc.spec.ports!.some((p) => p.name === 'metrics'));
+    expect(scraped.map((svc) => svc.metadata.name)).toEqual([
+      one(base, 'Service', (m) => m.spec.clusterIP === 'None').metadata.name,
+    ]);
+    const sts = one(base, 'StatefulSet');
+    expect(sts.spec.template!.metadata.labels).toMatchObject(scraped[0]!.spec.selector!);
+    const metricsPort = container(base).ports.find((p) => p.name === 'metrics')!.containerPort;
+    expect(scraped[0]!.spec.ports!.find((p) => p.name === 'metrics')!.port).toBe(metricsPort);
+  });
+
+  (hasKubectl ? it : it.skip)('`kubectl kustomize deploy/prometheus` renders the same two objects', () => {
+    const rendered = kustomize([PROMETHEUS]);
+    expect(rendered.map((m) => [m.kind, m.metadata.name]).sort()).toEqual(
+      monitoring.map((m) => [m.kind, m.metadata.name]).sort(),
+    );
+    expect(one(rendered, 'ServiceMonitor').spec).toEqual(one(monitoring, 'ServiceMonitor').spec);
   });
 });
