@@ -12,7 +12,7 @@ import { packageDefinition } from './grpc/proto';
 import { timerScheduler, type IdSource, type Scheduler } from './issuer';
 import { createLogger } from './logger';
 import { grpcServerMetrics } from './metrics/grpc-interceptor';
-import { startMetricsServer } from './metrics/http-server';
+import { startMetricsServer, type MetricsServer } from './metrics/http-server';
 import { createMetrics, type Metrics } from './metrics/metrics';
 import { acquireStateDirLock } from './state/lock';
 import { NodeSession, type SessionDeps } from './session';
@@ -29,6 +29,12 @@ export interface ServerOptions {
   readonly scheduler?: Scheduler;
   /** Default: JSON logs on stdout at config.logLevel. */
   readonly logger?: Logger;
+  /**
+   * Gives up the start: aborting it while startServer is pending (e.g. during the etcd claim and its
+   * 30 s retry window) releases whatever is held — etcd lease, state-dir lock — and rejects with the
+   * signal's reason. After startServer has resolved, use {@link RunningServer.stop}.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** A started service. */
@@ -65,7 +71,8 @@ const RECLAIM_BACKOFF_MS = { first: 500, max: 10_000 } as const;
 /**
  * Starts the gRPC server (IdGenerator, health, reflection) and the /metrics endpoint for a validated
  * config. With `workerIdSource` etcd it first claims a worker ID (rejecting when every ID is held or
- * etcd does not answer within the claim timeout); the other sources use the configured node.
+ * etcd does not answer within the claim timeout); the other sources use the configured node. Whenever
+ * it rejects, it has released what it held (ports, the state-dir lock, the etcd lease).
  */
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
@@ -120,8 +127,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
 
   let session: NodeSession;
   try {
-    const claim = await acquireClaim();
+    const claim = await acquireClaim(options.signal);
     try {
+      options.signal?.throwIfAborted();
       session = new NodeSession(sessionDeps, claim, 0);
     } catch (err) {
       await claim.release();
@@ -137,6 +145,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const isStopping = () => stopping;
   let reclaiming: Promise<void> | undefined;
   let wakeReclaim: (() => void) | undefined;
+  /** Aborted by stop(), so shutting down never waits out a re-claim's etcd retry window. */
+  const reclaimAbort = new AbortController();
   const showNode = (current: NodeSession) => {
     metrics.workerInfo.reset();
     metrics.workerInfo.set(
@@ -165,7 +175,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       let claim: WorkerIdClaim | undefined;
       let next: NodeSession | undefined;
       try {
-        claim = await acquireClaim();
+        claim = await acquireClaim(reclaimAbort.signal);
         if (isStopping()) {
           await claim.release();
           return;
@@ -183,13 +193,17 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         logger.info({ node: next.claim.node }, 'worker ID claimed again; serving');
         return;
       } catch (err) {
-        logger.error(
-          { err: err instanceof SnowflakeError ? err.message : err, retryInMs: backoffMs },
-          'cannot claim a worker ID again; still refusing',
-        );
+        if (!isStopping()) {
+          logger.error(
+            { err: err instanceof SnowflakeError ? err.message : err, retryInMs: backoffMs },
+            'cannot claim a worker ID again; still refusing',
+          );
+        }
         next?.close();
         await claim?.release();
       }
+      // stop() may have come while this attempt ran: its wake-up then reached no sleep.
+      if (isStopping()) return;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, backoffMs);
         wakeReclaim = () => {
@@ -210,6 +224,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   };
   showNode(session);
   metrics.workerLeaseState.set(1);
+  metrics.workerIdDefaulted.set(config.workerIdDefaulted ? 1 : 0);
   const housekeeping = setInterval(() => {
     const current = session;
     metrics.timeRemaining.set((layoutEndMs(config.layout) - timeBase.peekMs()) / 1000);
@@ -240,44 +255,49 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   health.addToServer(server);
   new ReflectionService(packageDefinition()).addToServer(server);
 
+  let metricsStarted: MetricsServer | undefined;
   const closeOnStartFailure = async (err: unknown): Promise<never> => {
     stopping = true;
     clearInterval(housekeeping);
     server.forceShutdown();
+    await metricsStarted?.close();
     session.close();
     await session.claim.release();
     lock.release();
     throw err;
   };
-  const grpcPort = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(config.grpcAddr, grpc.ServerCredentials.createInsecure(), (err, port) => {
-      if (err === null) resolve(port);
-      else reject(new Error(`cannot listen on SNOWFLAKE_GRPC_ADDR=${config.grpcAddr}: ${err.message}`));
-    });
-  }).catch(closeOnStartFailure);
   const metricsAddr = splitAddress(config.metricsAddr);
-  const metricsServer = await startMetricsServer(metrics.registry, metricsAddr.host, metricsAddr.port).catch(
-    (err: unknown) =>
-      closeOnStartFailure(
-        new Error(`cannot listen on SNOWFLAKE_METRICS_ADDR=${config.metricsAddr}: ${String(err)}`),
-      ),
-  );
   const first = session;
-  logger.info(
-    {
-      layout: config.layout,
-      epoch: new Date(config.layout.epochMs).toISOString(),
-      datacenterId: first.claim.node.datacenterId,
-      workerId: first.claim.node.workerId,
-      workerIdSource: config.workerIdSource,
-      grpcAddr: `${splitAddress(config.grpcAddr).host}:${grpcPort}`,
-      metricsAddr: `${metricsAddr.host}:${metricsServer.port}`,
-      maxBatchSize: config.maxBatchSize,
-      stateFile: first.stateFile.path,
-      reservedUntil: new Date(first.floorMs).toISOString(),
-    },
-    'snowflake service started',
-  );
+  // Everything from binding to the start line releases what is held if it throws.
+  const { grpcPort, metricsServer } = await (async () => {
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(config.grpcAddr, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+        if (err === null) resolve(bound);
+        else reject(new Error(`cannot listen on SNOWFLAKE_GRPC_ADDR=${config.grpcAddr}: ${err.message}`));
+      });
+    });
+    metricsStarted = await startMetricsServer(metrics.registry, metricsAddr.host, metricsAddr.port).catch(
+      (err: unknown) => {
+        throw new Error(`cannot listen on SNOWFLAKE_METRICS_ADDR=${config.metricsAddr}: ${String(err)}`);
+      },
+    );
+    logger.info(
+      {
+        layout: config.layout,
+        epoch: new Date(config.layout.epochMs).toISOString(),
+        datacenterId: first.claim.node.datacenterId,
+        workerId: first.claim.node.workerId,
+        workerIdSource: config.workerIdSource,
+        grpcAddr: `${splitAddress(config.grpcAddr).host}:${port}`,
+        metricsAddr: `${metricsAddr.host}:${metricsStarted.port}`,
+        maxBatchSize: config.maxBatchSize,
+        stateFile: first.stateFile.path,
+        reservedUntil: new Date(first.floorMs).toISOString(),
+      },
+      'snowflake service started',
+    );
+    return { grpcPort: port, metricsServer: metricsStarted };
+  })().catch(closeOnStartFailure);
 
   const ready = (async () => {
     await first.activate(
@@ -295,6 +315,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const stop = async (): Promise<{ forced: boolean }> => {
     stopping = true;
     wakeReclaim?.();
+    reclaimAbort.abort();
     setRefusing('draining', true);
     clearInterval(housekeeping);
     logger.info({ timeoutMs: config.shutdownTimeoutMs }, 'shutting down: draining in-flight calls');
