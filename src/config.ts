@@ -203,7 +203,7 @@ const VARIABLES = {
   SNOWFLAKE_ETCD_CA_FILE: {
     doc: {
       defaultValue: '',
-      allowed: 'a PEM file path',
+      allowed: 'a readable PEM file path',
       description: 'CA bundle that signed the etcd server certificates (TLS); https endpoints',
     },
     schema: z.string(),
@@ -211,7 +211,7 @@ const VARIABLES = {
   SNOWFLAKE_ETCD_CERT_FILE: {
     doc: {
       defaultValue: '',
-      allowed: 'a PEM file path, with SNOWFLAKE_ETCD_KEY_FILE and SNOWFLAKE_ETCD_CA_FILE',
+      allowed: 'a readable PEM file path, with SNOWFLAKE_ETCD_KEY_FILE and SNOWFLAKE_ETCD_CA_FILE',
       description: 'client certificate for etcd client-certificate auth',
     },
     schema: z.string(),
@@ -219,7 +219,7 @@ const VARIABLES = {
   SNOWFLAKE_ETCD_KEY_FILE: {
     doc: {
       defaultValue: '',
-      allowed: 'a PEM file path, with SNOWFLAKE_ETCD_CERT_FILE',
+      allowed: 'a readable PEM file path, with SNOWFLAKE_ETCD_CERT_FILE',
       description: 'private key of SNOWFLAKE_ETCD_CERT_FILE',
     },
     schema: z.string(),
@@ -666,7 +666,7 @@ function whyUnreadable(file: string): string | undefined {
     fd = fs.openSync(file, 'r');
     return fs.fstatSync(fd).isFile() ? undefined : 'not a regular file';
   } catch (err) {
-    return `cannot read it (${err instanceof Error ? err.message : String(err)})`;
+    return `cannot read it (${(err as Error).message})`;
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
