@@ -145,7 +145,7 @@ interface Settings {
  * {@link WorkerIdsExhaustedError} when every ID is held, {@link CoordinationError} when etcd does not
  * answer in time ({@link CoordinationDataError} when it holds a malformed or out-of-range reservation),
  * {@link InvalidConfigError} for bad options, and the signal's reason when `signal` aborts it; on every
- * rejection the lease is revoked and the client closed. Every etcd call is bounded by `callTimeoutMs`
+ * rejection a granted lease is revoked and the client closed. Every etcd call is bounded by `callTimeoutMs`
  * and no new call starts after `claimTimeoutMs`.
  */
 export async function claimEtcdWorkerId(options: EtcdClaimOptions): Promise<EtcdWorkerIdClaim> {
