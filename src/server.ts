@@ -12,7 +12,7 @@ import { packageDefinition } from './grpc/proto';
 import { timerScheduler, type IdSource, type Scheduler } from './issuer';
 import { createLogger } from './logger';
 import { grpcServerMetrics } from './metrics/grpc-interceptor';
-import { startMetricsServer, type MetricsServer } from './metrics/http-server';
+import { startMetricsServer } from './metrics/http-server';
 import { createMetrics, type Metrics } from './metrics/metrics';
 import { acquireStateDirLock } from './state/lock';
 import { NodeSession, type SessionDeps } from './session';
@@ -255,49 +255,44 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   health.addToServer(server);
   new ReflectionService(packageDefinition()).addToServer(server);
 
-  let metricsStarted: MetricsServer | undefined;
   const closeOnStartFailure = async (err: unknown): Promise<never> => {
     stopping = true;
     clearInterval(housekeeping);
     server.forceShutdown();
-    await metricsStarted?.close();
     session.close();
     await session.claim.release();
     lock.release();
     throw err;
   };
-  const metricsAddr = splitAddress(config.metricsAddr);
-  const first = session;
-  // Everything from binding to the start line releases what is held if it throws.
-  const { grpcPort, metricsServer } = await (async () => {
-    const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(config.grpcAddr, grpc.ServerCredentials.createInsecure(), (err, bound) => {
-        if (err === null) resolve(bound);
-        else reject(new Error(`cannot listen on SNOWFLAKE_GRPC_ADDR=${config.grpcAddr}: ${err.message}`));
-      });
+  const grpcPort = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(config.grpcAddr, grpc.ServerCredentials.createInsecure(), (err, port) => {
+      if (err === null) resolve(port);
+      else reject(new Error(`cannot listen on SNOWFLAKE_GRPC_ADDR=${config.grpcAddr}: ${err.message}`));
     });
-    metricsStarted = await startMetricsServer(metrics.registry, metricsAddr.host, metricsAddr.port).catch(
-      (err: unknown) => {
-        throw new Error(`cannot listen on SNOWFLAKE_METRICS_ADDR=${config.metricsAddr}: ${String(err)}`);
-      },
-    );
-    logger.info(
-      {
-        layout: config.layout,
-        epoch: new Date(config.layout.epochMs).toISOString(),
-        datacenterId: first.claim.node.datacenterId,
-        workerId: first.claim.node.workerId,
-        workerIdSource: config.workerIdSource,
-        grpcAddr: `${splitAddress(config.grpcAddr).host}:${port}`,
-        metricsAddr: `${metricsAddr.host}:${metricsStarted.port}`,
-        maxBatchSize: config.maxBatchSize,
-        stateFile: first.stateFile.path,
-        reservedUntil: new Date(first.floorMs).toISOString(),
-      },
-      'snowflake service started',
-    );
-    return { grpcPort: port, metricsServer: metricsStarted };
-  })().catch(closeOnStartFailure);
+  }).catch(closeOnStartFailure);
+  const metricsAddr = splitAddress(config.metricsAddr);
+  const metricsServer = await startMetricsServer(metrics.registry, metricsAddr.host, metricsAddr.port).catch(
+    (err: unknown) =>
+      closeOnStartFailure(
+        new Error(`cannot listen on SNOWFLAKE_METRICS_ADDR=${config.metricsAddr}: ${String(err)}`),
+      ),
+  );
+  const first = session;
+  logger.info(
+    {
+      layout: config.layout,
+      epoch: new Date(config.layout.epochMs).toISOString(),
+      datacenterId: first.claim.node.datacenterId,
+      workerId: first.claim.node.workerId,
+      workerIdSource: config.workerIdSource,
+      grpcAddr: `${splitAddress(config.grpcAddr).host}:${grpcPort}`,
+      metricsAddr: `${metricsAddr.host}:${metricsServer.port}`,
+      maxBatchSize: config.maxBatchSize,
+      stateFile: first.stateFile.path,
+      reservedUntil: new Date(first.floorMs).toISOString(),
+    },
+    'snowflake service started',
+  );
 
   const ready = (async () => {
     await first.activate(
