@@ -1,6 +1,8 @@
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { closestName } from './closest-name';
 import { InvalidConfigError, InvalidLayoutError } from './errors';
 import {
   checkLayout,
@@ -35,6 +37,12 @@ export interface Config {
   /** This instance's datacenter and worker IDs. */
   readonly node: NodeId;
   /**
+   * True when `workerIdSource` is `static` and SNOWFLAKE_WORKER_ID is not set, so `node.workerId` is the
+   * default 0: two such instances in one datacenter issue the same IDs. Logged at WARN and exported as
+   * `snowflake_worker_id_defaulted`, so it can be alerted on.
+   */
+  readonly workerIdDefaulted: boolean;
+  /**
    * Where the worker ID comes from: `static` (SNOWFLAKE_WORKER_ID), `ordinal` (StatefulSet pod ordinal),
    * or `etcd` (claimed at start through a lease; `node.workerId` is then unused, `node.datacenterId` is
    * the datacenter to claim in).
@@ -68,7 +76,7 @@ export interface EtcdConfig {
   readonly prefix: string;
   /** Lease TTL in seconds, 1…86,400; default 10. */
   readonly leaseTtlSeconds: number;
-  /** PEM files for TLS: CA, and optionally a client certificate and key (together). */
+  /** PEM files for TLS, checked readable at load: CA, and optionally a client certificate and key (together). */
   readonly tls?: { readonly caFile: string; readonly certFile?: string; readonly keyFile?: string };
   /** etcd user/password authentication. */
   readonly auth?: { readonly username: string; readonly password: string };
@@ -195,7 +203,7 @@ const VARIABLES = {
   SNOWFLAKE_ETCD_CA_FILE: {
     doc: {
       defaultValue: '',
-      allowed: 'a PEM file path',
+      allowed: 'a readable PEM file path',
       description: 'CA bundle that signed the etcd server certificates (TLS); https endpoints',
     },
     schema: z.string(),
@@ -203,7 +211,7 @@ const VARIABLES = {
   SNOWFLAKE_ETCD_CERT_FILE: {
     doc: {
       defaultValue: '',
-      allowed: 'a PEM file path, with SNOWFLAKE_ETCD_KEY_FILE and SNOWFLAKE_ETCD_CA_FILE',
+      allowed: 'a readable PEM file path, with SNOWFLAKE_ETCD_KEY_FILE and SNOWFLAKE_ETCD_CA_FILE',
       description: 'client certificate for etcd client-certificate auth',
     },
     schema: z.string(),
@@ -211,7 +219,7 @@ const VARIABLES = {
   SNOWFLAKE_ETCD_KEY_FILE: {
     doc: {
       defaultValue: '',
-      allowed: 'a PEM file path, with SNOWFLAKE_ETCD_CERT_FILE',
+      allowed: 'a readable PEM file path, with SNOWFLAKE_ETCD_CERT_FILE',
       description: 'private key of SNOWFLAKE_ETCD_CERT_FILE',
     },
     schema: z.string(),
@@ -366,17 +374,28 @@ export const VARIABLE_DOCS: readonly VariableDoc[] = Object.entries(VARIABLES).m
 /** Result of {@link loadConfig}: the config plus non-fatal remarks to log. */
 export interface LoadedConfig {
   readonly config: Config;
-  /** e.g. unknown SNOWFLAKE_* variables (possible typos); logged as warnings at boot. */
+  /** e.g. that the static worker ID defaulted to 0 (see {@link Config.workerIdDefaulted}); logged at WARN at boot. */
   readonly warnings: readonly string[];
 }
 
 /**
+ * SNOWFLAKE_* variables read by other programs of this package, accepted (and ignored) by the service
+ * so one environment can serve them all.
+ */
+export const OTHER_PROGRAMS_VARIABLES: Readonly<Record<string, string>> = {
+  SNOWFLAKE_HEALTHCHECK_ADDR: 'dist/healthcheck.js',
+  SNOWFLAKE_ADDR: 'the snowflake CLI',
+};
+
+/**
  * Validates the environment and builds the {@link Config}. `nowMs` (Unix ms) is used to reject an epoch
  * in the future and a layout whose time range is already used up. Throws {@link InvalidConfigError}
- * listing every bad variable, its value and what is allowed.
+ * listing every bad variable, its value and what is allowed — including every unknown SNOWFLAKE_*
+ * variable (with the closest known name: a typo must not silently fall back to a default) and TLS files
+ * that cannot be read.
  */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>, nowMs: number): LoadedConfig {
-  const problems: string[] = [];
+  const problems: string[] = unknownVariables(env);
   const raw = {} as Record<VariableName, unknown>;
   for (const [name, v] of Object.entries(VARIABLES) as [VariableName, Variable][]) {
     const value = env[name] ?? v.doc.defaultValue;
@@ -444,12 +463,15 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
   }
   if (problems.length > 0) throw configError(problems);
 
+  const workerIdDefaulted =
+    values.SNOWFLAKE_WORKER_ID_SOURCE === 'static' && env.SNOWFLAKE_WORKER_ID === undefined;
   return {
     config: {
       grpcAddr: values.SNOWFLAKE_GRPC_ADDR,
       metricsAddr: values.SNOWFLAKE_METRICS_ADDR,
       layout,
       node: { datacenterId: values.SNOWFLAKE_DATACENTER_ID, workerId },
+      workerIdDefaulted,
       workerIdSource: values.SNOWFLAKE_WORKER_ID_SOURCE,
       ...(etcd !== undefined && { etcd }),
       maxBatchSize: values.SNOWFLAKE_MAX_BATCH_SIZE,
@@ -461,12 +483,33 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
       reservationMs: values.SNOWFLAKE_RESERVATION_MS,
       maxStartupWaitMs: values.SNOWFLAKE_MAX_STARTUP_WAIT_MS,
     },
-    warnings: Object.keys(env)
-      .filter((k) => k.startsWith('SNOWFLAKE_') && !(k in VARIABLES) && !KUBERNETES_SERVICE_VAR.test(k))
-      .map(
-        (k) => `unknown variable ${k} is ignored (typo?); see --help for the variables this service reads`,
-      ),
+    warnings: workerIdDefaulted
+      ? [
+          `SNOWFLAKE_WORKER_ID is not set: serving as the default worker ${workerId} of datacenter ` +
+            `${values.SNOWFLAKE_DATACENTER_ID}. Two instances on the default issue duplicate IDs; give each ` +
+            'instance its own SNOWFLAKE_WORKER_ID, or use SNOWFLAKE_WORKER_ID_SOURCE=ordinal or etcd',
+        ]
+      : [],
   };
+}
+
+/**
+ * One problem per SNOWFLAKE_* variable that neither this service, another program of the package
+ * ({@link OTHER_PROGRAMS_VARIABLES}) nor Kubernetes' service links account for, naming the closest
+ * known variable.
+ */
+function unknownVariables(env: Readonly<Record<string, string | undefined>>): string[] {
+  const known = [...Object.keys(VARIABLES), ...Object.keys(OTHER_PROGRAMS_VARIABLES)];
+  return Object.entries(env)
+    .filter(
+      ([name, value]) =>
+        name.startsWith('SNOWFLAKE_') && !known.includes(name) && !isKubernetesServiceVariable(name, value),
+    )
+    .map(
+      ([name]) =>
+        `${name}: unknown variable (did you mean ${closestName(name, known)}?); every SNOWFLAKE_* ` +
+        'variable must be one this service reads, so a misspelt one cannot fall back to a default unnoticed',
+    );
 }
 
 /**
@@ -580,6 +623,16 @@ function resolveEtcd(
   if ((username === '') !== (password === '')) {
     problems.push('SNOWFLAKE_ETCD_USERNAME/SNOWFLAKE_ETCD_PASSWORD: give both (password auth) or neither');
   }
+  for (const [name, file] of [
+    ['SNOWFLAKE_ETCD_CA_FILE', caFile],
+    ['SNOWFLAKE_ETCD_CERT_FILE', certFile],
+    ['SNOWFLAKE_ETCD_KEY_FILE', keyFile],
+  ] as const) {
+    const unreadable = file === '' ? undefined : whyUnreadable(file);
+    if (unreadable !== undefined) {
+      problems.push(`${name}=${JSON.stringify(file)}: ${unreadable}; must be a readable PEM file`);
+    }
+  }
   if (problems.length > before) return undefined;
   return {
     endpoints,
@@ -592,8 +645,32 @@ function resolveEtcd(
   };
 }
 
-/** Kubernetes injects SNOWFLAKE_SERVICE_HOST, SNOWFLAKE_PORT_50051_TCP… for a Service named "snowflake". */
-const KUBERNETES_SERVICE_VAR = /^SNOWFLAKE_(SERVICE_|PORT($|_))/;
+/**
+ * Kubernetes' service links for a Service named "snowflake" or "snowflake-…": NAME_SERVICE_HOST,
+ * NAME_SERVICE_PORT[_PORTNAME] and NAME_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR]; plus NAME_PORT, told
+ * apart from a misspelt variable (SNOWFLAKE_GRPC_PORT=50051) by its value, `tcp://10.0.0.1:50051`.
+ */
+function isKubernetesServiceVariable(name: string, value: string | undefined): boolean {
+  return (
+    /^SNOWFLAKE(_\w+?)?_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)$/.test(
+      name,
+    ) ||
+    (/^SNOWFLAKE(_\w+?)?_PORT$/.test(name) && /^(tcp|udp|sctp):\/\//.test(value ?? ''))
+  );
+}
+
+/** Why `file` cannot be read as a regular file (missing, a directory, no permission), or undefined if it can. */
+function whyUnreadable(file: string): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    return fs.fstatSync(fd).isFile() ? undefined : 'not a regular file';
+  } catch (err) {
+    return `cannot read it (${(err as Error).message})`;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
 
 /** The `host` and `port` of a validated `host:port` address, brackets removed from IPv6 hosts. */
 export function splitAddress(addr: string): { host: string; port: number } {
@@ -614,7 +691,14 @@ export function helpText(): string {
     'Serves unique, time-sortable 64-bit snowflake IDs over gRPC. Configured only by environment variables:',
     ...rows,
     '',
-    'A bad value stops the process at boot with exit code 1 and a message naming the variable.',
+    'A bad value stops the process at boot with exit code 1 and a message naming the variable, and so does',
+    'an unknown SNOWFLAKE_* variable (naming the closest known one). Accepted but not read by the service:',
+    ...Object.entries(OTHER_PROGRAMS_VARIABLES).map(
+      ([name, reader]) => `  ${name.padEnd(34)} read by ${reader}`,
+    ),
+    `  ${'SNOWFLAKE[_NAME]_SERVICE_*, _PORT*'.padEnd(34)} injected by Kubernetes for a Service snowflake[-name]`,
+    'With the static source and SNOWFLAKE_WORKER_ID unset, the default worker 0 is used: logged at WARN and',
+    'exported as snowflake_worker_id_defaulted 1, because two such instances issue the same IDs.',
   ].join('\n');
 }
 

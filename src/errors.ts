@@ -209,3 +209,9 @@ export class CoordinationError extends RefusalError {
     if (cause !== undefined) this.cause = cause;
   }
 }
+
+/**
+ * The coordinator holds data this service cannot use (e.g. a reservation key that is not decimal Unix ms
+ * or lies beyond the layout's time range): unlike an unreachable etcd, waiting does not fix it.
+ */
+export class CoordinationDataError extends CoordinationError {}

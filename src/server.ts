@@ -29,6 +29,12 @@ export interface ServerOptions {
   readonly scheduler?: Scheduler;
   /** Default: JSON logs on stdout at config.logLevel. */
   readonly logger?: Logger;
+  /**
+   * Gives up the start: aborting it while startServer is pending (e.g. during the etcd claim and its
+   * 30 s retry window) releases whatever is held — etcd lease, state-dir lock — and rejects with the
+   * signal's reason. After startServer has resolved, use {@link RunningServer.stop}.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** A started service. */
@@ -73,7 +79,8 @@ const RECLAIM_BACKOFF_MS = { first: 500, max: 10_000 } as const;
 /**
  * Starts the gRPC server (IdGenerator, health, reflection) and the /metrics endpoint for a validated
  * config. With `workerIdSource` etcd it first claims a worker ID (rejecting when every ID is held or
- * etcd does not answer within the claim timeout); the other sources use the configured node.
+ * etcd does not answer within the claim timeout); the other sources use the configured node. Whenever
+ * it rejects, it has released what it held (ports, the state-dir lock, the etcd lease).
  */
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
@@ -129,8 +136,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
 
   let session: NodeSession;
   try {
-    const claim = await acquireClaim();
+    const claim = await acquireClaim(options.signal);
     try {
+      options.signal?.throwIfAborted();
       session = new NodeSession(sessionDeps, claim, 0);
     } catch (err) {
       await claim.release();
@@ -146,6 +154,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const isStopping = () => stopping;
   let reclaiming: Promise<void> | undefined;
   let wakeReclaim: (() => void) | undefined;
+  /** Aborted by stop(), so shutting down never waits out a re-claim's etcd retry window. */
+  const reclaimAbort = new AbortController();
   const showNode = (current: NodeSession) => {
     metrics.workerInfo.reset();
     metrics.workerInfo.set(
@@ -174,7 +184,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       let claim: WorkerIdClaim | undefined;
       let next: NodeSession | undefined;
       try {
-        claim = await acquireClaim();
+        claim = await acquireClaim(reclaimAbort.signal);
         if (isStopping()) {
           await claim.release();
           return;
@@ -192,13 +202,17 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         logger.info({ node: next.claim.node }, 'worker ID claimed again; serving');
         return;
       } catch (err) {
-        logger.error(
-          { err: err instanceof SnowflakeError ? err.message : err, retryInMs: backoffMs },
-          'cannot claim a worker ID again; still refusing',
-        );
+        if (!isStopping()) {
+          logger.error(
+            { err: err instanceof SnowflakeError ? err.message : err, retryInMs: backoffMs },
+            'cannot claim a worker ID again; still refusing',
+          );
+        }
         next?.close();
         await claim?.release();
       }
+      // stop() may have come while this attempt ran: its wake-up then reached no sleep.
+      if (isStopping()) return;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, backoffMs);
         wakeReclaim = () => {
@@ -219,6 +233,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   };
   showNode(session);
   metrics.workerLeaseState.set(1);
+  metrics.workerIdDefaulted.set(config.workerIdDefaulted ? 1 : 0);
   const housekeeping = setInterval(() => {
     const current = session;
     metrics.timeRemaining.set((layoutEndMs(config.layout) - timeBase.peekMs()) / 1000);
@@ -304,6 +319,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const stop = async (): Promise<{ forced: boolean }> => {
     stopping = true;
     wakeReclaim?.();
+    reclaimAbort.abort();
     setRefusing('draining', true);
     health.stopping();
     clearInterval(housekeeping);

@@ -26,6 +26,11 @@ export interface Metrics {
   readonly workerInfo: Gauge<'datacenter_id' | 'worker_id'>;
   /** 1 while the worker-ID claim is held and proven (always 1 for static and ordinal sources). */
   readonly workerLeaseState: Gauge;
+  /**
+   * snowflake_worker_id_defaulted: 1 when the static source runs on the default worker ID because
+   * SNOWFLAKE_WORKER_ID is not set (two such instances issue the same IDs), else 0; set at start.
+   */
+  readonly workerIdDefaulted: Gauge;
   /** etcd keepalive rounds that failed (no answer, or an error) while the lease was held. */
   readonly leaseKeepaliveFailures: Counter;
   /** snowflake_serving: 1 while the service issues IDs, 0 while it refuses or drains. */
@@ -115,6 +120,11 @@ export function createMetrics(): Metrics {
     workerLeaseState: new Gauge({
       name: 'snowflake_worker_lease_state',
       help: '1 while this instance holds its worker ID and can prove it (etcd lease fence valid), else 0; always 1 for static and ordinal worker IDs.',
+      registers,
+    }),
+    workerIdDefaulted: new Gauge({
+      name: 'snowflake_worker_id_defaulted',
+      help: '1 when the static worker-ID source uses the default worker ID 0 because SNOWFLAKE_WORKER_ID is not set (two such instances in a datacenter issue the same IDs), else 0.',
       registers,
     }),
     leaseKeepaliveFailures: new Counter({

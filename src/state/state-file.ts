@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { StateFileError } from '../errors';
 import type { NodeId } from '../core/codec';
-import type { Layout } from '../core/layout';
+import { layoutEndMs, type Layout } from '../core/layout';
 
 /** Name of the state file inside SNOWFLAKE_STATE_DIR. */
 export const STATE_FILE_NAME = 'snowflake-state.json';
@@ -64,8 +64,9 @@ export class StateFile {
 
   /**
    * Reads the reservation (synchronous: boot only). Missing file → 0. Throws {@link StateFileError}
-   * naming the path when the file is unreadable, corrupt or truncated, or was written for another
-   * layout — or another node, unless `nodeMayChange` (then the old reservation is ignored).
+   * naming the path when the file is unreadable, corrupt or truncated, holds a reservation beyond the
+   * layout's end ({@link layoutEndMs}), or was written for another layout — or another node, unless
+   * `nodeMayChange` (then the old reservation is ignored).
    */
   read(nodeMayChange = false): ReadResult {
     let text: string;
@@ -101,6 +102,16 @@ export class StateFile {
         `state file ${this.path} was written for another layout (${mismatch
           .map((k) => `${k} ${state.layout[k]} there, ${this.layout[k]} here`)
           .join('; ')}); refusing to reuse it. Use a new SNOWFLAKE_STATE_DIR if the change is intentional`,
+      );
+    }
+    // Every reservation this service writes lies within the layout's time range (the generator stops at
+    // its end), so a value beyond it is damage, whichever node wrote it, not a time to wait for.
+    const endMs = layoutEndMs(this.layout);
+    if (state.reservedUntilMs > endMs) {
+      throw new StateFileError(
+        `state file ${this.path} is corrupt: reservedUntilMs ${state.reservedUntilMs} lies beyond the end of ` +
+          `the layout's time range (allowed: 0 to ${endMs}, ${new Date(endMs).toISOString()}). Restore it, or ` +
+          `remove it only if the clock is known to be past every ID this worker issued`,
       );
     }
     if (state.datacenterId !== this.node.datacenterId || state.workerId !== this.node.workerId) {

@@ -3,6 +3,7 @@ import { Etcd3, EtcdLeaseInvalidError, type IKeyValue, type IOptions, type Lease
 import type { Logger } from 'pino';
 import type { NodeId } from '../core/codec';
 import {
+  CoordinationDataError,
   CoordinationError,
   InvalidConfigError,
   SnowflakeError,
@@ -21,6 +22,9 @@ const DEFAULT_CLAIM_TIMEOUT_MS = 30_000;
 
 /** How many times storeReservation re-reads after another writer changed the reservation key. */
 const MAX_STORE_ATTEMPTS = 5;
+
+/** The largest Unix ms a JavaScript Date holds: the default {@link EtcdClaimOptions.maxReservationMs}. */
+const MAX_DATE_MS = 8.64e15;
 
 /** TLS material for etcd, as file paths (read once per claim). */
 export interface EtcdTlsFiles {
@@ -78,6 +82,17 @@ export interface EtcdClaimOptions {
   readonly callTimeoutMs?: number;
   /** Time limit of the whole claim in ms (≥ 1): no etcd call starts after it; default 30000. */
   readonly claimTimeoutMs?: number;
+  /**
+   * Largest reservation (Unix ms) accepted from or written to a reservation key: the end of the ID
+   * layout's time range. A stored value beyond it is corrupt ({@link CoordinationDataError}). Default:
+   * the largest Date, 8.64e15.
+   */
+  readonly maxReservationMs?: number;
+  /**
+   * Aborts the claim: pending etcd calls are abandoned at once, the lease is revoked (bounded by
+   * `callTimeoutMs`) and the claim rejects with the signal's reason. Has no effect once it has resolved.
+   */
+  readonly signal?: AbortSignal;
   /** Where claim, loss and keepalive trouble are logged. */
   readonly logger: Logger;
   /** Optional metric callbacks. */
@@ -116,6 +131,7 @@ interface Settings {
   readonly fenceMarginMs: number | undefined;
   readonly callTimeoutMs: number | undefined;
   readonly claimTimeoutMs: number;
+  readonly maxReservationMs: number;
 }
 
 /**
@@ -127,12 +143,14 @@ interface Settings {
  * holders stored. Whenever the fence has lapsed during these steps (a slow etcd), one keepalive renews
  * it before going on, so the claim resolves with a valid fence. Rejects with
  * {@link WorkerIdsExhaustedError} when every ID is held, {@link CoordinationError} when etcd does not
- * answer in time or holds malformed data, and {@link InvalidConfigError} for bad options; on every
- * rejection the lease is revoked and the client closed. Every etcd call is bounded by `callTimeoutMs`
+ * answer in time ({@link CoordinationDataError} when it holds a malformed or out-of-range reservation),
+ * {@link InvalidConfigError} for bad options, and the signal's reason when `signal` aborts it; on every
+ * rejection a granted lease is revoked and the client closed. Every etcd call is bounded by `callTimeoutMs`
  * and no new call starts after `claimTimeoutMs`.
  */
 export async function claimEtcdWorkerId(options: EtcdClaimOptions): Promise<EtcdWorkerIdClaim> {
   const settings = validate(options);
+  options.signal?.throwIfAborted();
   const credentials = options.tls === undefined ? undefined : await readTls(options.tls);
   const now = options.monotonicNowMs ?? (() => performance.now());
   const startedMs = now();
@@ -152,15 +170,17 @@ export async function claimEtcdWorkerId(options: EtcdClaimOptions): Promise<Etcd
     }),
   };
   const client = new Etcd3(etcdOptions);
-  const etcd = new EtcdCalls(settings.endpoints, callTimeoutMs);
+  const etcd = new EtcdCalls(settings.endpoints, callTimeoutMs, options.signal);
 
   const grantSentAtMs = now();
   const lease = client.lease(settings.ttlSeconds, {
     autoKeepAlive: false,
     deadline: Date.now() + callTimeoutMs,
   });
+  let granted = false;
   try {
     const leaseId = await etcd.call('LeaseGrant', lease.grant());
+    granted = true;
     const fence = new LeaseFence({ ttlMs, marginMs, grantSentAtMs });
     const phase: ClaimPhase = {
       client,
@@ -176,7 +196,8 @@ export async function claimEtcdWorkerId(options: EtcdClaimOptions): Promise<Etcd
     };
     const won = await claimLowestFree(phase);
     await renewIfLapsed(phase);
-    const claim = new EtcdClaim(phase, won);
+    // The held claim's calls (keepalives, reservation writes) outlive the claim and its abort signal.
+    const claim = new EtcdClaim({ ...phase, etcd: new EtcdCalls(settings.endpoints, callTimeoutMs) }, won);
     log.info(
       {
         datacenterId: settings.datacenterId,
@@ -191,7 +212,15 @@ export async function claimEtcdWorkerId(options: EtcdClaimOptions): Promise<Etcd
     );
     return claim;
   } catch (err) {
-    await revokeAndClose(client, lease, etcd, log);
+    if (granted) {
+      await revokeAndClose(client, lease, etcd, log);
+    } else {
+      // The claim puts a key only after the grant answered, so an unanswered grant holds nothing to
+      // revoke: an abort (or a timeout) need not wait for it.
+      lease.release();
+      client.close();
+    }
+    if (options.signal?.aborted === true) throw options.signal.reason;
     throw toSnowflakeError('claiming a worker ID', settings.endpoints, err);
   }
 }
@@ -246,7 +275,11 @@ async function claimLowestFree(phase: ClaimPhase): Promise<Won> {
         workerId,
         // The put is the transaction's only write, so the key's create_revision is the txn's revision.
         createRevision: res.header.revision,
-        previousReservationMs: parseReservation(reservationKey, res.responses[1]?.response_range.kvs[0]),
+        previousReservationMs: parseReservation(
+          reservationKey,
+          res.responses[1]?.response_range.kvs[0],
+          settings.maxReservationMs,
+        ),
       };
     }
     log.debug({ datacenterId, workerId }, 'worker ID taken by another instance meanwhile; trying the next');
@@ -342,15 +375,19 @@ class EtcdClaim implements EtcdWorkerIdClaim {
   }
 
   /**
-   * Raises the stored reservation to `untilMs` (Unix ms, a safe non-negative integer) unless it already
-   * is at least that; never lowers it, even with concurrent callers. Rejects with
+   * Raises the stored reservation to `untilMs` (Unix ms, an integer from 0 to `maxReservationMs`) unless
+   * it already is at least that; never lowers it, even with concurrent callers. Rejects with
    * {@link WorkerLeaseLostError} when the worker key no longer carries our lease (and marks the claim
-   * lost), {@link CoordinationError} when etcd does not answer within the call timeout.
+   * lost), {@link CoordinationError} when etcd does not answer within the call timeout, and
+   * {@link CoordinationDataError} when the stored value is malformed or out of range.
    */
   storeReservation(untilMs: number): Promise<void> {
-    if (!Number.isSafeInteger(untilMs) || untilMs < 0) {
+    const { maxReservationMs } = this.parts.settings;
+    if (!Number.isSafeInteger(untilMs) || untilMs < 0 || untilMs > maxReservationMs) {
       return Promise.reject(
-        new RangeError(`reservation must be a non-negative integer of Unix ms; got ${untilMs}`),
+        new RangeError(
+          `reservation must be an integer of Unix ms from 0 to ${maxReservationMs}; got ${untilMs}`,
+        ),
       );
     }
     // Our own writes go one at a time (most then find themselves covered without a round trip); the
@@ -372,7 +409,7 @@ class EtcdClaim implements EtcdWorkerIdClaim {
         );
         if (!read.succeeded) throw this.lostByTakeover(read.responses[0]?.response_range.kvs[0]);
         const current = read.responses[0]?.response_range.kvs[0];
-        const currentMs = parseReservation(this.reservationKey, current);
+        const currentMs = parseReservation(this.reservationKey, current, settings.maxReservationMs);
         if (currentMs >= untilMs) {
           this.highestStoredMs = Math.max(this.highestStoredMs, currentMs);
           return;
@@ -536,17 +573,28 @@ class EtcdClaim implements EtcdWorkerIdClaim {
   }
 }
 
-/** Bounded etcd calls: each one is raced against a timer and its failure named. */
+/** Bounded etcd calls: each one is raced against a timer (and the claim's abort signal) and its failure named. */
 class EtcdCalls {
   constructor(
     private readonly endpoints: readonly string[],
     readonly timeoutMs: number,
+    private readonly signal?: AbortSignal,
   ) {}
 
-  /** Resolves with `pending`, or rejects with {@link CoordinationError} after `timeoutMs`. */
-  async call<T>(what: string, pending: PromiseLike<T>, timeoutMs = this.timeoutMs): Promise<T> {
+  /**
+   * Resolves with `pending`, or rejects with {@link CoordinationError} after `timeoutMs` or as soon as
+   * the signal is aborted (unless `abortable` is false: the revoke that follows an abort).
+   */
+  async call<T>(
+    what: string,
+    pending: PromiseLike<T>,
+    timeoutMs = this.timeoutMs,
+    abortable = true,
+  ): Promise<T> {
+    const { signal } = this;
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_resolve, reject) => {
+    let onAbort: (() => void) | undefined;
+    const cut = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
         reject(
           new CoordinationError(
@@ -554,11 +602,19 @@ class EtcdCalls {
           ),
         );
       }, timeoutMs);
+      if (abortable && signal !== undefined) {
+        onAbort = () => {
+          reject(new CoordinationError(`${what}: given up, the claim was aborted`));
+        };
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      }
     });
     try {
-      return await Promise.race([pending, timeout]);
+      return await Promise.race([pending, cut]);
     } finally {
       clearTimeout(timer);
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
     }
   }
 }
@@ -566,7 +622,12 @@ class EtcdCalls {
 /** Revokes the lease (best effort, bounded) and closes the client; never rejects. */
 async function revokeAndClose(client: Etcd3, lease: Lease, etcd: EtcdCalls, log: Logger): Promise<void> {
   try {
-    await etcd.call('LeaseRevoke', lease.revoke({ deadline: Date.now() + etcd.timeoutMs }));
+    await etcd.call(
+      'LeaseRevoke',
+      lease.revoke({ deadline: Date.now() + etcd.timeoutMs }),
+      etcd.timeoutMs,
+      false,
+    );
   } catch (err) {
     log.warn({ err }, 'could not revoke the worker ID lease; its keys expire after the TTL instead');
   } finally {
@@ -588,14 +649,18 @@ function toSnowflakeError(what: string, endpoints: readonly string[], err: unkno
   return new CoordinationError(`${what} failed at etcd ${endpoints.join(',')}: ${detail}`, err);
 }
 
-/** The Unix ms in a reservation key (0 when absent); malformed values are refused, not guessed. */
-function parseReservation(key: string, kv: IKeyValue | undefined): number {
+/**
+ * The Unix ms in a reservation key (0 when absent); malformed values, and values beyond `maxMs` (the
+ * layout's end, which no reservation this service writes exceeds), are refused, not guessed.
+ */
+function parseReservation(key: string, kv: IKeyValue | undefined, maxMs: number): number {
   if (kv === undefined) return 0;
   const text = kv.value.toString('utf8');
   const ms = /^(0|[1-9]\d{0,15})$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(ms)) {
-    throw new CoordinationError(
-      `etcd key ${key} holds ${JSON.stringify(text)}, not a reservation (decimal Unix ms); ` +
+  if (!Number.isSafeInteger(ms) || ms > maxMs) {
+    throw new CoordinationDataError(
+      `etcd key ${key} holds ${JSON.stringify(text)}, not a reservation: decimal Unix ms from 0 to ${maxMs} ` +
+        `(${new Date(maxMs).toISOString()}, the end of the ID layout's time range) are allowed; ` +
         'fix or delete it only after making sure no instance uses this worker ID',
     );
   }
@@ -633,6 +698,7 @@ function validate(options: EtcdClaimOptions): Settings {
     fenceMarginMs,
     callTimeoutMs,
     claimTimeoutMs = DEFAULT_CLAIM_TIMEOUT_MS,
+    maxReservationMs = MAX_DATE_MS,
   } = options;
   const fail = (what: string, allowed: string, value: unknown): never => {
     throw new InvalidConfigError(`etcd worker ID ${what} must be ${allowed}; got ${JSON.stringify(value)}`);
@@ -661,6 +727,9 @@ function validate(options: EtcdClaimOptions): Settings {
   if (!(Number.isFinite(claimTimeoutMs) && claimTimeoutMs >= 1)) {
     fail('claim timeout (ms)', 'a number ≥ 1', claimTimeoutMs);
   }
+  if (!(Number.isSafeInteger(maxReservationMs) && maxReservationMs >= 0 && maxReservationMs <= MAX_DATE_MS)) {
+    fail('largest reservation (Unix ms)', `an integer from 0 to ${MAX_DATE_MS}`, maxReservationMs);
+  }
   return {
     endpoints,
     prefix,
@@ -671,5 +740,6 @@ function validate(options: EtcdClaimOptions): Settings {
     fenceMarginMs,
     callTimeoutMs,
     claimTimeoutMs,
+    maxReservationMs,
   };
 }

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { helpText, loadConfig, VARIABLE_DOCS } from '../../src/config';
 import { DEFAULT_LAYOUT } from '../../src/core/layout';
@@ -28,6 +29,7 @@ describe('loadConfig', () => {
         metricsAddr: '0.0.0.0:9464',
         layout: DEFAULT_LAYOUT,
         node: { datacenterId: 0, workerId: 0 },
+        workerIdDefaulted: true,
         workerIdSource: 'static',
         maxBatchSize: 10_000,
         maxClockBackwardsMs: 10,
@@ -38,7 +40,11 @@ describe('loadConfig', () => {
         reservationMs: 2000,
         maxStartupWaitMs: 60_000,
       },
-      warnings: [],
+      warnings: [
+        'SNOWFLAKE_WORKER_ID is not set: serving as the default worker 0 of datacenter 0. Two instances on ' +
+          'the default issue duplicate IDs; give each instance its own SNOWFLAKE_WORKER_ID, or use ' +
+          'SNOWFLAKE_WORKER_ID_SOURCE=ordinal or etcd',
+      ],
     });
   });
 
@@ -207,15 +213,71 @@ describe('loadConfig', () => {
     expect(message).toContain('SNOWFLAKE_LOG_LEVEL');
     expect(message).toContain('SNOWFLAKE_MAX_BATCH_SIZE');
   });
+});
 
-  it('GIVEN an unknown SNOWFLAKE_ variable THEN it warns (possible typo) but ignores Kubernetes service variables', () => {
-    const { warnings } = load({
-      SNOWFLAKE_WORKERID: '3',
-      SNOWFLAKE_SERVICE_HOST: '10.0.0.1',
-      SNOWFLAKE_PORT: 'tcp://x',
+describe('unknown SNOWFLAKE_* variables', () => {
+  it.each([
+    ['a missing underscore', 'SNOWFLAKE_WORKERID', '5', 'SNOWFLAKE_WORKER_ID'],
+    ['a missing letter', 'SNOWFLAKE_ETCD_ENDPOINT', 'http://127.0.0.1:2379', 'SNOWFLAKE_ETCD_ENDPOINTS'],
+    ['two swapped letters', 'SNOWFLAKE_EPCOH', '2024-01-01', 'SNOWFLAKE_EPOCH'],
+    ['a guessed name', 'SNOWFLAKE_LOGLEVEL', 'debug', 'SNOWFLAKE_LOG_LEVEL'],
+    ['a port variable that is no Kubernetes link', 'SNOWFLAKE_GRPC_PORT', '50051', 'SNOWFLAKE_GRPC_ADDR'],
+    ['a Kubernetes link name with a plain value', 'SNOWFLAKE_PORT', '50051', 'SNOWFLAKE_EPOCH'],
+  ])(
+    'GIVEN %s (%s=%s) THEN boot fails naming it and the closest known name, %s',
+    (_what, name, value, closest) => {
+      expect(errorOf({ [name]: value })).toContain(`${name}: unknown variable (did you mean ${closest}?)`);
+    },
+  );
+
+  it('GIVEN several unknown variables next to a bad value THEN every one is reported at once', () => {
+    const message = errorOf({
+      SNOWFLAKE_WORKERID: '5',
+      SNOWFLAKE_STATEDIR: '/x',
+      SNOWFLAKE_MAX_BATCH_SIZE: '0',
     });
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toContain('SNOWFLAKE_WORKERID');
+    expect(message).toContain('SNOWFLAKE_WORKERID: unknown variable (did you mean SNOWFLAKE_WORKER_ID?)');
+    expect(message).toContain('SNOWFLAKE_STATEDIR: unknown variable (did you mean SNOWFLAKE_STATE_DIR?)');
+    expect(message).toContain('SNOWFLAKE_MAX_BATCH_SIZE="0"');
+  });
+
+  it.each([
+    ['SNOWFLAKE_SERVICE_HOST', '10.0.0.1'],
+    ['SNOWFLAKE_SERVICE_PORT', '50051'],
+    ['SNOWFLAKE_SERVICE_PORT_GRPC', '50051'],
+    ['SNOWFLAKE_PORT', 'tcp://10.0.0.1:50051'],
+    ['SNOWFLAKE_PORT_50051_TCP', 'tcp://10.0.0.1:50051'],
+    ['SNOWFLAKE_PORT_50051_TCP_PROTO', 'tcp'],
+    ['SNOWFLAKE_PORT_50051_TCP_PORT', '50051'],
+    ['SNOWFLAKE_PORT_50051_TCP_ADDR', '10.0.0.1'],
+    ['SNOWFLAKE_METRICS_SERVICE_HOST', '10.0.0.2'],
+    ['SNOWFLAKE_METRICS_PORT', 'tcp://10.0.0.2:9464'],
+    ['SNOWFLAKE_METRICS_PORT_9464_TCP_ADDR', '10.0.0.2'],
+    ['SNOWFLAKE_HEALTHCHECK_ADDR', '127.0.0.1:50051'],
+    ['SNOWFLAKE_ADDR', '127.0.0.1:50051'],
+  ])(
+    'GIVEN %s=%s (Kubernetes service links, or read by another program) THEN it is accepted',
+    (name, value) => {
+      expect(load({ SNOWFLAKE_WORKER_ID: '1', [name]: value })).toMatchObject({ warnings: [] });
+    },
+  );
+});
+
+describe('the default static worker ID', () => {
+  it.each<[string, Record<string, string>, boolean]>([
+    ['the static source without SNOWFLAKE_WORKER_ID', {}, true],
+    ['SNOWFLAKE_WORKER_ID=0', { SNOWFLAKE_WORKER_ID: '0' }, false],
+    ['SNOWFLAKE_WORKER_ID=7', { SNOWFLAKE_WORKER_ID: '7' }, false],
+    ['the ordinal source', { SNOWFLAKE_WORKER_ID_SOURCE: 'ordinal', HOSTNAME: 'snowflake-0' }, false],
+    [
+      'the etcd source',
+      { SNOWFLAKE_WORKER_ID_SOURCE: 'etcd', SNOWFLAKE_ETCD_ENDPOINTS: 'http://127.0.0.1:2379' },
+      false,
+    ],
+  ])('GIVEN %s THEN workerIdDefaulted is %p and a warning says so only then', (_what, env, defaulted) => {
+    const { config, warnings } = load(env);
+    expect(config.workerIdDefaulted).toBe(defaulted);
+    expect(warnings).toEqual(defaulted ? [expect.stringContaining('SNOWFLAKE_WORKER_ID is not set')] : []);
   });
 });
 
@@ -273,15 +335,25 @@ describe('SNOWFLAKE_WORKER_ID_SOURCE=etcd', () => {
     ]);
   });
 
+  /** A directory holding empty ca.pem, cert.pem and key.pem (the loader checks only that they can be read). */
+  let tls: string;
+  beforeAll(() => {
+    tls = fs.mkdtempSync(path.join(os.tmpdir(), 'snowflake-config-tls-'));
+    for (const name of ['ca.pem', 'cert.pem', 'key.pem']) fs.writeFileSync(path.join(tls, name), '');
+  });
+  afterAll(() => {
+    fs.rmSync(tls, { recursive: true, force: true });
+  });
+
   it('GIVEN every etcd variable THEN each reaches the config', () => {
     const { config } = load({
       ...etcd,
       SNOWFLAKE_ETCD_ENDPOINTS: 'https://etcd-0:2379, https://[::1]:2379',
       SNOWFLAKE_ETCD_PREFIX: '/ids/eu/',
       SNOWFLAKE_ETCD_LEASE_TTL_S: '30',
-      SNOWFLAKE_ETCD_CA_FILE: '/tls/ca.pem',
-      SNOWFLAKE_ETCD_CERT_FILE: '/tls/cert.pem',
-      SNOWFLAKE_ETCD_KEY_FILE: '/tls/key.pem',
+      SNOWFLAKE_ETCD_CA_FILE: path.join(tls, 'ca.pem'),
+      SNOWFLAKE_ETCD_CERT_FILE: path.join(tls, 'cert.pem'),
+      SNOWFLAKE_ETCD_KEY_FILE: path.join(tls, 'key.pem'),
       SNOWFLAKE_ETCD_USERNAME: 'snowflake',
       SNOWFLAKE_ETCD_PASSWORD: 's3cret',
       SNOWFLAKE_DATACENTER_ID: '7',
@@ -290,7 +362,11 @@ describe('SNOWFLAKE_WORKER_ID_SOURCE=etcd', () => {
       endpoints: ['https://etcd-0:2379', 'https://[::1]:2379'],
       prefix: '/ids/eu/',
       leaseTtlSeconds: 30,
-      tls: { caFile: '/tls/ca.pem', certFile: '/tls/cert.pem', keyFile: '/tls/key.pem' },
+      tls: {
+        caFile: path.join(tls, 'ca.pem'),
+        certFile: path.join(tls, 'cert.pem'),
+        keyFile: path.join(tls, 'key.pem'),
+      },
       auth: { username: 'snowflake', password: 's3cret' },
     });
     expect(config.node.datacenterId).toBe(7);
@@ -341,6 +417,24 @@ describe('SNOWFLAKE_WORKER_ID_SOURCE=etcd', () => {
   ])('GIVEN %s THEN boot fails naming the variable', (_n, env, message) => {
     expect(errorOf({ ...etcd, ...env })).toMatch(message);
   });
+
+  it.each(['SNOWFLAKE_ETCD_CA_FILE', 'SNOWFLAKE_ETCD_CERT_FILE', 'SNOWFLAKE_ETCD_KEY_FILE'])(
+    'GIVEN %s names a missing file or a directory THEN boot fails naming the variable and the file',
+    (name) => {
+      const files = {
+        SNOWFLAKE_ETCD_CA_FILE: path.join(tls, 'ca.pem'),
+        SNOWFLAKE_ETCD_CERT_FILE: path.join(tls, 'cert.pem'),
+        SNOWFLAKE_ETCD_KEY_FILE: path.join(tls, 'key.pem'),
+      };
+      const missing = path.join(tls, 'missing.pem');
+      expect(errorOf({ ...etcd, ...files, [name]: missing })).toContain(
+        `${name}=${JSON.stringify(missing)}: cannot read it (ENOENT: no such file or directory`,
+      );
+      expect(errorOf({ ...etcd, ...files, [name]: tls })).toContain(
+        `${name}=${JSON.stringify(tls)}: not a regular file; must be a readable PEM file`,
+      );
+    },
+  );
 
   it('GIVEN an etcd variable with another source THEN boot fails instead of ignoring it', () => {
     expect(errorOf({ SNOWFLAKE_ETCD_ENDPOINTS: 'http://127.0.0.1:2379' })).toMatch(

@@ -1,6 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { EtcdPermissionDeniedError, GRPCDeadlineExceededError, GRPCUnavailableError } from 'etcd3';
 import {
+  CoordinationDataError,
   CoordinationError,
   toGrpcStatus,
   WorkerIdsExhaustedError,
@@ -57,6 +58,25 @@ describe('isTransientEtcdError (what the boot claim retries for up to 30 s)', ()
     [
       'https against a plain-text port',
       failedWith(new GRPCUnavailableError('14 UNAVAILABLE: … SSL routines::wrong version number')),
+      false,
+    ],
+    [
+      'https against a plaintext etcd, which closes the connection on the TLS hello',
+      failedWith(
+        new GRPCUnavailableError(
+          '14 UNAVAILABLE: No connection established. Last error: Error: Client network socket disconnected before secure TLS connection was established. Resolution note: ',
+        ),
+      ),
+      false,
+    ],
+    [
+      'https against another plaintext server',
+      failedWith(new GRPCUnavailableError('14 UNAVAILABLE: … SSL routines::packet length too long')),
+      false,
+    ],
+    [
+      'a reservation key beyond the layout',
+      new CoordinationDataError('etcd key /snowflake/dc/0/reservation/0 holds "9000000000000000"'),
       false,
     ],
     ['a permission error', failedWith(new EtcdPermissionDeniedError('permission denied')), false],
