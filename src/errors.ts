@@ -131,10 +131,13 @@ export class CancelledError extends SnowflakeError {
   }
 }
 
-/** The wall clock disagrees with the monotonic ID time base by more than SNOWFLAKE_MAX_CLOCK_SKEW_MS. */
+/**
+ * The wall clock disagrees with the monotonic ID time base by more than SNOWFLAKE_MAX_CLOCK_SKEW_MS;
+ * facts as the caller gives them.
+ */
 export class ClockSkewError extends RefusalError {
-  constructor(message: string) {
-    super('CLOCK_SKEW', message);
+  constructor(message: string, facts: Readonly<Record<string, string>> = {}) {
+    super('CLOCK_SKEW', message, facts);
   }
 }
 
