@@ -22,6 +22,7 @@ export interface IdGeneratorDeps {
   readonly logger: Logger;
 }
 
+// Defined beside the other wire-error names; re-exported where callers have always imported it from.
 export { ERROR_CODE_METADATA_KEY } from './error-details';
 
 /**
