@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { closestName } from './closest-name';
 import { InvalidConfigError, InvalidLayoutError } from './errors';
+import { REDACTED, redactCredentials } from './redact';
 import {
   checkLayout,
   DEFAULT_LAYOUT,
@@ -126,6 +127,8 @@ const epoch = text('an ISO 8601 date-time (e.g. 2020-01-01T00:00:00Z) or Unix ti
 interface Variable {
   readonly doc: Omit<VariableDoc, 'name'>;
   readonly schema: z.ZodType<unknown, string>;
+  /** A secret: its value is never shown, not even in a config error (see {@link shown}). */
+  readonly secret?: true;
 }
 
 const VARIABLES = {
@@ -239,6 +242,7 @@ const VARIABLES = {
       description: 'etcd password (never logged)',
     },
     schema: z.string(),
+    secret: true,
   },
   SNOWFLAKE_EPOCH: {
     doc: {
@@ -402,9 +406,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
     const parsed = v.schema.safeParse(value);
     if (parsed.success) raw[name] = parsed.data;
     else
-      problems.push(
-        `${name}=${JSON.stringify(value)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
-      );
+      problems.push(`${name}=${shown(name, value)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
   }
   if (problems.length > 0) throw configError(problems);
 
@@ -427,7 +429,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
   }
   if (layout.epochMs > nowMs) {
     problems.push(
-      `SNOWFLAKE_EPOCH=${JSON.stringify(env.SNOWFLAKE_EPOCH)}: must not be in the future ` +
+      `SNOWFLAKE_EPOCH=${shown('SNOWFLAKE_EPOCH', env.SNOWFLAKE_EPOCH)}: must not be in the future ` +
         `(it is ${new Date(layout.epochMs).toISOString()}, now is ${new Date(nowMs).toISOString()})`,
     );
   } else if (problems.length === 0 && layoutEndMs(layout) <= nowMs) {
@@ -457,7 +459,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
   ] as const) {
     if (value > fieldMax(bits)) {
       problems.push(
-        `${name}=${JSON.stringify(env[name])}: must be an integer from 0 to ${fieldMax(bits)} (${bitsName}=${bits})`,
+        `${name}=${shown(name, env[name])}: must be an integer from 0 to ${fieldMax(bits)} (${bitsName}=${bits})`,
       );
     }
   }
@@ -533,7 +535,7 @@ function resolveOrdinal(
   const text = explicit !== '' ? explicit : /-(\d+)$/.exec(hostname)?.[1];
   const from =
     explicit !== ''
-      ? `SNOWFLAKE_ORDINAL=${JSON.stringify(explicit)}`
+      ? `SNOWFLAKE_ORDINAL=${shown('SNOWFLAKE_ORDINAL', explicit)}`
       : `hostname ${JSON.stringify(hostname)}`;
   if (text === undefined) {
     problems.push(
@@ -670,6 +672,20 @@ function whyUnreadable(file: string): string | undefined {
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
+}
+
+/** Names of the variables whose values are secrets (never shown, never logged). */
+export const SECRET_VARIABLES: readonly string[] = Object.entries(VARIABLES as Record<string, Variable>)
+  .filter(([, v]) => v.secret === true)
+  .map(([name]) => name);
+
+/**
+ * How the value of variable `name` appears in a message: quoted, with URL credentials redacted, and
+ * {@link REDACTED} for a secret variable whatever its value.
+ */
+function shown(name: string, value: string | undefined): string {
+  if (SECRET_VARIABLES.includes(name)) return REDACTED;
+  return value === undefined ? 'undefined' : JSON.stringify(redactCredentials(value));
 }
 
 /** The `host` and `port` of a validated `host:port` address, brackets removed from IPv6 hosts. */

@@ -8,7 +8,9 @@ import { TimeBase, type ClockSources, type SkewAction } from './core/time-base';
 import { SnowflakeError } from './errors';
 import { createHealth } from './grpc/health';
 import { idGeneratorService } from './grpc/id-generator-service';
+import { errorInfoDefinition } from './grpc/error-details';
 import { packageDefinition } from './grpc/proto';
+import { strictDescriptors } from './grpc/strict-descriptors';
 import { timerScheduler, type IdSource, type Scheduler } from './issuer';
 import { createLogger } from './logger';
 import { grpcServerMetrics } from './metrics/grpc-interceptor';
@@ -262,7 +264,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const server = new grpc.Server({ interceptors: [grpcMetrics.interceptor] });
   server.addService(service.definition, service.implementation);
   health.addToServer(server);
-  new ReflectionService(packageDefinition()).addToServer(server);
+  new ReflectionService(strictDescriptors({ ...packageDefinition(), ...errorInfoDefinition() })).addToServer(
+    server,
+  );
 
   const closeOnStartFailure = async (err: unknown): Promise<never> => {
     stopping = true;

@@ -147,6 +147,11 @@ function exhaustedError(
     timedOut ? 'DEADLINE_EXCEEDED' : 'ALL_SERVERS_UNAVAILABLE',
     `${name}: ${what} (${failures.length} attempt${failures.length === 1 ? '' : 's'} in ${Math.round(elapsedMs)} ms, ` +
       `deadline ${timeoutMs} ms)${summary === '' ? '' : `; last errors: ${summary}`}`,
-    { grpcCode: last?.grpcCode, serverCode: last?.serverCode, attempts: failures },
+    {
+      grpcCode: last?.grpcCode,
+      serverCode: last?.serverCode,
+      errorInfo: last?.errorInfo,
+      attempts: failures,
+    },
   );
 }

@@ -92,6 +92,7 @@ export class TimeBase implements Clock {
         `wall clock is ${Math.round(-this.lastSkewMs)} ms behind the ID time base, more than ` +
           `SNOWFLAKE_MAX_CLOCK_SKEW_MS=${this.maxSkewMs}; refusing to issue IDs until the wall clock passes ` +
           `${new Date(this.highestReturnedMs).toISOString()}, the latest time already used`,
+        { behindMs: String(Math.round(-this.lastSkewMs)), maxSkewMs: String(this.maxSkewMs) },
       );
     }
     if (now > this.highestReturnedMs) this.highestReturnedMs = now;

@@ -22,8 +22,8 @@ export interface IdGeneratorDeps {
   readonly logger: Logger;
 }
 
-/** Trailing-metadata key carrying the stable error code (e.g. BATCH_SIZE_OUT_OF_RANGE) on every error. */
-export const ERROR_CODE_METADATA_KEY = 'snowflake-error-code';
+// Defined beside the other wire-error names; re-exported where callers have always imported it from.
+export { ERROR_CODE_METADATA_KEY } from './error-details';
 
 /**
  * Hand-written response encoders replacing proto-loader's for the two ID methods (see packed-ids.ts):
@@ -60,10 +60,7 @@ export function idGeneratorService(deps: IdGeneratorDeps): {
   ): void => {
     if (!(err instanceof SnowflakeError))
       logger.error({ err, method: call.getPath() }, 'unexpected error in handler');
-    const { code, details } = toGrpcStatus(err);
-    const metadata = new grpc.Metadata();
-    if (err instanceof SnowflakeError) metadata.set(ERROR_CODE_METADATA_KEY, err.code);
-    callback({ code, details, metadata });
+    callback(toGrpcStatus(err));
   };
 
   // Answers synchronously when the handler does, and without a wrapping promise otherwise: this runs

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Etcd3, EtcdLeaseInvalidError, type IKeyValue, type IOptions, type Lease } from 'etcd3';
 import type { Logger } from 'pino';
 import type { NodeId } from '../core/codec';
+import { redactCredentials, urlSecrets } from '../redact';
 import {
   CoordinationDataError,
   CoordinationError,
@@ -123,6 +124,8 @@ export function etcdReservationKey(prefix: string, datacenterId: number, workerI
 
 interface Settings {
   readonly endpoints: readonly string[];
+  /** Credentials in the endpoints, and the password: redacted from the etcd errors this module passes on. */
+  readonly secrets: readonly string[];
   readonly prefix: string;
   readonly ttlSeconds: number;
   readonly datacenterId: number;
@@ -221,7 +224,7 @@ export async function claimEtcdWorkerId(options: EtcdClaimOptions): Promise<Etcd
       client.close();
     }
     if (options.signal?.aborted === true) throw options.signal.reason;
-    throw toSnowflakeError('claiming a worker ID', settings.endpoints, err);
+    throw toSnowflakeError('claiming a worker ID', settings, err);
   }
 }
 
@@ -305,7 +308,7 @@ async function renewIfLapsed(phase: ClaimPhase): Promise<void> {
   if (now() >= phase.giveUpAtMs) {
     throw new CoordinationError(
       `claiming a worker ID took longer than ${settings.claimTimeoutMs} ms (claim timeout); ` +
-        `etcd at ${settings.endpoints.join(',')} is too slow`,
+        `etcd at ${shownEndpoints(settings.endpoints)} is too slow`,
     );
   }
   if (fence.isValid(now())) return;
@@ -430,7 +433,7 @@ class EtcdClaim implements EtcdWorkerIdClaim {
         if (!this.carriesOurLease(workerKv)) throw this.lostByTakeover(workerKv);
       }
     } catch (err) {
-      throw toSnowflakeError(`storing the reservation of ${this.key}`, settings.endpoints, err);
+      throw toSnowflakeError(`storing the reservation of ${this.key}`, settings, err);
     }
     throw new CoordinationError(
       `reservation key ${this.reservationKey} changed under us ${MAX_STORE_ATTEMPTS} times in a row; ` +
@@ -598,7 +601,7 @@ class EtcdCalls {
       timer = setTimeout(() => {
         reject(
           new CoordinationError(
-            `${what}: no answer from etcd at ${this.endpoints.join(',')} within ${Math.round(timeoutMs)} ms`,
+            `${what}: no answer from etcd at ${shownEndpoints(this.endpoints)} within ${Math.round(timeoutMs)} ms`,
           ),
         );
       }, timeoutMs);
@@ -643,10 +646,22 @@ function callHook(log: Logger, hook: () => void): void {
   }
 }
 
-function toSnowflakeError(what: string, endpoints: readonly string[], err: unknown): SnowflakeError {
+function toSnowflakeError(
+  what: string,
+  settings: Pick<Settings, 'endpoints' | 'secrets'>,
+  err: unknown,
+): SnowflakeError {
   if (err instanceof SnowflakeError) return err;
-  const detail = err instanceof Error ? err.message : String(err);
-  return new CoordinationError(`${what} failed at etcd ${endpoints.join(',')}: ${detail}`, err);
+  const detail = redactCredentials(err instanceof Error ? err.message : String(err), settings.secrets);
+  return new CoordinationError(
+    `${what} failed at etcd ${shownEndpoints(settings.endpoints)}: ${detail}`,
+    err,
+  );
+}
+
+/** Endpoints as they may appear in messages and logs: comma-separated, URL credentials redacted. */
+function shownEndpoints(endpoints: readonly string[]): string {
+  return redactCredentials(endpoints.join(','));
 }
 
 /**
@@ -704,7 +719,11 @@ function validate(options: EtcdClaimOptions): Settings {
     throw new InvalidConfigError(`etcd worker ID ${what} must be ${allowed}; got ${JSON.stringify(value)}`);
   };
   if (endpoints.length === 0 || endpoints.some((e) => e.trim() === '')) {
-    fail('endpoints', 'a non-empty list of URLs', endpoints);
+    fail(
+      'endpoints',
+      'a non-empty list of URLs',
+      endpoints.map((e) => redactCredentials(e)),
+    );
   }
   if (!prefix.endsWith('/')) fail('prefix', 'a key prefix ending with "/"', prefix);
   if (!Number.isInteger(leaseTtlSeconds) || leaseTtlSeconds < 1 || leaseTtlSeconds > MAX_LEASE_TTL_SECONDS) {
@@ -732,6 +751,7 @@ function validate(options: EtcdClaimOptions): Settings {
   }
   return {
     endpoints,
+    secrets: [...urlSecrets(endpoints), ...(options.auth === undefined ? [] : [options.auth.password])],
     prefix,
     ttlSeconds: leaseTtlSeconds,
     datacenterId,

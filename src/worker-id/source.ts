@@ -6,6 +6,7 @@ import { layoutEndMs } from '../core/layout';
 import { CoordinationDataError, CoordinationError, InvalidConfigError } from '../errors';
 import type { Metrics } from '../metrics/metrics';
 import { fixedClaim, type WorkerIdClaim } from './claim';
+import { redactCredentials } from '../redact';
 import { claimEtcdWorkerId } from './etcd-claim';
 
 /** How long claiming keeps retrying while etcd is unreachable, in ms (then the caller gives up). */
@@ -102,7 +103,11 @@ export function workerIdSource(
         }
         if (!isTransientEtcdError(err) || deps.monotonicNowMs() + backoffMs >= giveUpAt) throw err;
         deps.logger.warn(
-          { err: (err as Error).message, retryInMs: backoffMs, endpoints: etcd.endpoints },
+          {
+            err: redactCredentials((err as Error).message),
+            retryInMs: backoffMs,
+            endpoints: etcd.endpoints.map((e) => redactCredentials(e)),
+          },
           'etcd unreachable while claiming a worker ID; retrying',
         );
         await abortableSleep(backoffMs, signal);

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { helpText, loadConfig, VARIABLE_DOCS } from '../../src/config';
+import { helpText, loadConfig, SECRET_VARIABLES, VARIABLE_DOCS } from '../../src/config';
 import { DEFAULT_LAYOUT } from '../../src/core/layout';
 import { InvalidConfigError } from '../../src/errors';
 
@@ -470,5 +470,50 @@ describe('README configuration table', () => {
         ),
       );
     }
+  });
+});
+
+describe('secrets in configuration errors', () => {
+  const SECRET = 'hunter2';
+  const etcdEnv = { SNOWFLAKE_WORKER_ID_SOURCE: 'etcd' };
+
+  it.each<[string, Record<string, string>, string]>([
+    [
+      'credentials in an etcd endpoint (refused: only http(s)://host:port)',
+      { ...etcdEnv, SNOWFLAKE_ETCD_ENDPOINTS: `http://user:${SECRET}@etcd-0:2379` },
+      'SNOWFLAKE_ETCD_ENDPOINTS="http://<redacted>@etcd-0:2379": must be a comma-separated list',
+    ],
+    [
+      'credentials in the second endpoint of a list',
+      { ...etcdEnv, SNOWFLAKE_ETCD_ENDPOINTS: `http://etcd-0:2379,https://${SECRET}@etcd-1:2379/` },
+      'SNOWFLAKE_ETCD_ENDPOINTS="http://etcd-0:2379,https://<redacted>@etcd-1:2379/"',
+    ],
+    [
+      'a password without a user name',
+      { ...etcdEnv, SNOWFLAKE_ETCD_ENDPOINTS: 'http://etcd-0:2379', SNOWFLAKE_ETCD_PASSWORD: SECRET },
+      'SNOWFLAKE_ETCD_USERNAME/SNOWFLAKE_ETCD_PASSWORD: give both',
+    ],
+    [
+      'a password with another worker-ID source',
+      { SNOWFLAKE_ETCD_PASSWORD: SECRET },
+      'SNOWFLAKE_ETCD_PASSWORD: only used with SNOWFLAKE_WORKER_ID_SOURCE=etcd',
+    ],
+    [
+      'credentials in an address variable',
+      { SNOWFLAKE_GRPC_ADDR: `http://user:${SECRET}@0.0.0.0:50051` },
+      'SNOWFLAKE_GRPC_ADDR="http://<redacted>@0.0.0.0:50051": must be host:port',
+    ],
+  ])('GIVEN %s THEN the error names the variable but never shows the secret', (_name, env, shown) => {
+    const message = errorOf(env);
+    expect(message).toContain(shown);
+    expect(message).not.toContain(SECRET);
+  });
+
+  it('every variable whose name says it holds a secret is marked secret (values never shown)', () => {
+    const secretLooking = VARIABLE_DOCS.map((d) => d.name).filter((n) =>
+      /PASSWORD|PASSPHRASE|SECRET|TOKEN|CREDENTIAL/.test(n),
+    );
+    expect(secretLooking).toContain('SNOWFLAKE_ETCD_PASSWORD');
+    expect([...SECRET_VARIABLES].sort()).toEqual(expect.arrayContaining(secretLooking.sort()));
   });
 });

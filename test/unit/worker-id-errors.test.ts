@@ -18,7 +18,11 @@ describe('worker-ID coordination errors', () => {
     [new CoordinationError('etcd did not answer'), 'COORDINATION_FAILED'],
   ])('GIVEN %s THEN its code is %s and it maps to UNAVAILABLE', (err, code) => {
     expect(err.code).toBe(code);
-    expect(toGrpcStatus(err)).toEqual({ code: status.UNAVAILABLE, details: `${code}: ${err.message}` });
+    const { code: grpcCode, details } = toGrpcStatus(err);
+    expect({ grpcCode, details }).toEqual({
+      grpcCode: status.UNAVAILABLE,
+      details: `${code}: ${err.message}`,
+    });
   });
 
   it('GIVEN a cause THEN CoordinationError keeps it', () => {
