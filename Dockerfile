@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
 # Snowflake ID service: build with the full toolchain, run compiled JavaScript only.
 
+# A glibc (Debian) image: the state-dir lock's addon (fs-native-extensions) ships glibc prebuilds in its npm
+# package, which `npm ci` copies as they are (no install script, no compiler); it has none for Alpine's musl.
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 # --- build: compile TypeScript -------------------------------------------------------------------
