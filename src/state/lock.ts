@@ -1,12 +1,18 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { tryLock, unlock } from 'fs-native-extensions';
+import type * as NativeFs from 'fs-native-extensions';
 import { StateDirError, StateDirLockedError } from '../errors';
 import { prepareStateDir } from './state-dir';
 
 /** Name of the lock file inside SNOWFLAKE_STATE_DIR. */
 export const LOCK_FILE_NAME = 'snowflake.lock';
+
+/**
+ * The lock addon, loaded at the first lock rather than at import, so that importing this package (for
+ * its client, say) still works on a platform without a prebuild of it (musl).
+ */
+let nativeFs: typeof NativeFs | undefined;
 
 /** A held lock on a state directory. */
 export interface StateDirLock {
@@ -46,9 +52,19 @@ export function acquireStateDirLock(dir: string): StateDirLock {
   } catch (err) {
     throw new StateDirError(`cannot open ${where} (${(err as Error).message})`, err);
   }
+  let locks: typeof NativeFs;
+  try {
+    locks = loadNativeFs();
+  } catch (err) {
+    fs.closeSync(fd);
+    throw new StateDirError(
+      `cannot lock ${where}: the file-lock addon fs-native-extensions does not load here (${(err as Error).message})`,
+      err,
+    );
+  }
   let granted: boolean;
   try {
-    granted = tryLock(fd);
+    granted = locks.tryLock(fd);
   } catch (err) {
     fs.closeSync(fd);
     throw new StateDirError(
@@ -72,8 +88,11 @@ export function acquireStateDirLock(dir: string): StateDirLock {
     fs.writeSync(fd, `${JSON.stringify(owner)}\n`, 0);
     fs.fsyncSync(fd);
   } catch (err) {
-    unlock(fd);
-    fs.closeSync(fd);
+    try {
+      locks.unlock(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
     throw new StateDirError(
       `cannot write the owner of ${where} (${(err as Error).message}); the timestamp reservation is ` +
         `written there too: free space or fix the disk`,
@@ -92,10 +111,19 @@ export function acquireStateDirLock(dir: string): StateDirLock {
       } catch {
         // Best effort: the content is informational; the lock is what matters.
       }
-      unlock(fd);
-      fs.closeSync(fd);
+      try {
+        locks.unlock(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
     },
   };
+}
+
+function loadNativeFs(): typeof NativeFs {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily, see nativeFs
+  nativeFs ??= require('fs-native-extensions') as typeof NativeFs;
+  return nativeFs;
 }
 
 /** What the lock file says of its holder, for the error message only (it may be empty or half written). */

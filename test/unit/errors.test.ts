@@ -6,6 +6,7 @@ import {
   InvalidIdError,
   MalformedRequestError,
   ShuttingDownError,
+  StateDirError,
   TimeOverflowError,
   toGrpcStatus,
   type SnowflakeError,
@@ -20,6 +21,7 @@ describe('toGrpcStatus', () => {
     [new TimeOverflowError('ended'), status.UNAVAILABLE],
     [new ShuttingDownError(), status.UNAVAILABLE],
     [new CancelledError(), status.CANCELLED],
+    [new StateDirError('SNOWFLAKE_STATE_DIR=/proc/x is on a pseudo-filesystem'), status.FAILED_PRECONDITION],
   ])('GIVEN %s THEN maps its code to gRPC status %s with the code in the details', (err, code) => {
     expect(toGrpcStatus(err)).toEqual({ code, details: `${err.code}: ${err.message}` });
   });
