@@ -5,6 +5,8 @@
 # same bytes, and a moved tag cannot slip in; the tag says which release the digest is. The digest is
 # the multi-platform index (amd64, arm64, …). Update tag and digest together, e.g. from
 # `docker buildx imagetools inspect node:24-bookworm-slim`.
+# A glibc (Debian) image: the state-dir lock's addon (fs-native-extensions) ships glibc prebuilds in its npm
+# package, which `npm ci` copies as they are (no install script, no compiler); it has none for Alpine's musl.
 ARG NODE_IMAGE=docker.io/library/node:24.20.0-bookworm-slim@sha256:ba849c60be29959425b8734d57b8b4b7d56f98edd9504c9af091d5281095a71e
 
 # --- build: compile TypeScript -------------------------------------------------------------------

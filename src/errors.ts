@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'STARTING'
   | 'STATE_FILE_INVALID'
   | 'STATE_DIR_LOCKED'
+  | 'STATE_DIR_UNUSABLE'
   | 'WORKER_IDS_EXHAUSTED'
   | 'WORKER_LEASE_LOST'
   | 'COORDINATION_FAILED';
@@ -169,6 +170,17 @@ export class StateDirLockedError extends SnowflakeError {
   }
 }
 
+/**
+ * SNOWFLAKE_STATE_DIR cannot hold the state: on a pseudo-filesystem, not a directory, not writable,
+ * read-only, full, or without file-lock support (raised at boot).
+ */
+export class StateDirError extends SnowflakeError {
+  constructor(message: string, cause?: unknown) {
+    super('STATE_DIR_UNUSABLE', message);
+    if (cause !== undefined) this.cause = cause;
+  }
+}
+
 const GRPC_STATUS: Record<ErrorCode, status> = {
   INVALID_LAYOUT: status.FAILED_PRECONDITION,
   INVALID_CONFIG: status.FAILED_PRECONDITION,
@@ -184,6 +196,7 @@ const GRPC_STATUS: Record<ErrorCode, status> = {
   STARTING: status.UNAVAILABLE,
   STATE_FILE_INVALID: status.FAILED_PRECONDITION,
   STATE_DIR_LOCKED: status.FAILED_PRECONDITION,
+  STATE_DIR_UNUSABLE: status.FAILED_PRECONDITION,
   WORKER_IDS_EXHAUSTED: status.UNAVAILABLE,
   WORKER_LEASE_LOST: status.UNAVAILABLE,
   COORDINATION_FAILED: status.UNAVAILABLE,

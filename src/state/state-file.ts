@@ -130,6 +130,7 @@ export class StateFile {
    * Atomically and durably replaces the file with a reservation of `reservedUntilMs` (Unix ms). Writes
    * to one path run one at a time in call order, across StateFile objects (a re-claimed session writes
    * the same file as the one it replaces), so a slow older write can never land after a newer one.
+   * Rejects with an error naming the file or directory that failed (and the errno message: ENOSPC, EIO…).
    */
   write(reservedUntilMs: number): Promise<void> {
     const previous = writeQueues.get(this.path) ?? Promise.resolve();
@@ -165,13 +166,17 @@ export class StateFile {
     } catch (err) {
       // A failed write (disk full, read-only) leaves no temp files behind; the old state file stays.
       await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
-      throw err;
+      throw new Error(`cannot write ${tmp}: ${(err as Error).message}`, { cause: err });
     }
-    const dir = await fs.promises.open(this.dir, 'r');
     try {
-      await dir.sync();
-    } finally {
-      await dir.close();
+      const dir = await fs.promises.open(this.dir, 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    } catch (err) {
+      throw new Error(`cannot fsync the state dir ${this.dir}: ${(err as Error).message}`, { cause: err });
     }
   }
 }

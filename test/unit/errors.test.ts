@@ -6,6 +6,7 @@ import {
   InvalidIdError,
   MalformedRequestError,
   ShuttingDownError,
+  StateDirError,
   TimeOverflowError,
   toGrpcStatus,
   type SnowflakeError,
@@ -37,6 +38,11 @@ describe('toGrpcStatus', () => {
     [new TimeOverflowError('ended'), status.UNAVAILABLE, {}],
     [new ShuttingDownError(), status.UNAVAILABLE, {}],
     [new CancelledError(), status.CANCELLED, {}],
+    [
+      new StateDirError('SNOWFLAKE_STATE_DIR=/proc/x is on a pseudo-filesystem'),
+      status.FAILED_PRECONDITION,
+      {},
+    ],
   ])(
     'GIVEN %s THEN maps its code to gRPC status %s, with the code in the details, the snowflake-error-code trailer and a google.rpc.Status whose ErrorInfo has the facts',
     (err, code, facts) => {
