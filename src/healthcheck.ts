@@ -24,6 +24,7 @@ function readPem(env: NodeJS.ProcessEnv, variable: string): Buffer {
   } catch (err) {
     throw new Error(
       `${variable}=${file}: cannot be read (${err instanceof Error ? err.message : String(err)})`,
+      { cause: err },
     );
   }
 }

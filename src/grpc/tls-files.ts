@@ -1,6 +1,7 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as tls from 'node:tls';
+import { types } from 'node:util';
 import type { TlsConfig } from '../config';
 import { InvalidConfigError } from '../errors';
 
@@ -38,7 +39,8 @@ function problem(variable: string, file: string, what: string): InvalidConfigErr
   return new InvalidConfigError(`${variable}=${file}: ${what}`);
 }
 
-const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+/** The message of a thrown value; isNativeError also recognises errors from another realm (vm, Jest). */
+export const messageOf = (err: unknown): string => (types.isNativeError(err) ? err.message : String(err));
 
 function pathOf(files: TlsConfig, role: Role): string | undefined {
   return role === 'cert' ? files.certFile : role === 'key' ? files.keyFile : files.clientCaFile;

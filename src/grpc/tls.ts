@@ -6,6 +6,7 @@ import type { TlsConfig } from '../config';
 import { createTlsMetrics, type TlsMetrics } from '../metrics/metrics';
 import {
   checkTlsFiles,
+  messageOf,
   readTlsFiles,
   readTlsFilesSync,
   sameBytes,
@@ -43,8 +44,6 @@ export function grpcServerCredentials(tls: TlsConfig | undefined, deps: TlsDeps)
   // the identity (certificate and key) provider first and the CA provider second, as passed here.
   return grpc.experimental.createCertificateProviderServerCredentials(files, mutual ? files : null, mutual);
 }
-
-const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /** What logs show of a served certificate. */
 function describe(files: TlsConfig, served: CheckedTlsFiles): Record<string, string> {

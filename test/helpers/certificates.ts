@@ -3,6 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 
 /** The openssl binary the certificates are made with (CI installs Debian's openssl). */
 export const OPENSSL = process.env.OPENSSL_BIN ?? '/usr/bin/openssl';
@@ -30,8 +31,11 @@ export interface TestPki {
   file(name: string): string;
   /** A self-signed CA, `name.crt` and `name.key`. */
   makeCa(name: string): void;
-  /** `name.crt` and `name.key` signed by the CA `ca`, with the given X.509 v3 extensions. */
-  makeCert(name: string, ca: string, extensions: readonly string[]): void;
+  /**
+   * `name.crt` and `name.key` signed by the CA `ca`, with the given X.509 v3 extensions, valid for `days`
+   * (default 1; negative: expired that many days ago).
+   */
+  makeCert(name: string, ca: string, extensions: readonly string[], days?: number): void;
   /** Serial number of `name.crt` (hex, as Node and OpenSSL print it). */
   serialOf(name: string): string;
   /** Removes the directory. */
@@ -65,7 +69,7 @@ export function createTestPki(prefix: string): TestPki {
         `/CN=${name}`,
       );
     },
-    makeCert(name, ca, extensions) {
+    makeCert(name, ca, extensions, days = 1) {
       fs.writeFileSync(file(`${name}.ext`), `${extensions.join('\n')}\n`);
       openssl(
         'req',
@@ -89,7 +93,7 @@ export function createTestPki(prefix: string): TestPki {
         `${ca}.key`,
         '-CAcreateserial',
         '-days',
-        '1',
+        String(days),
         '-out',
         `${name}.crt`,
         '-extfile',
@@ -103,4 +107,35 @@ export function createTestPki(prefix: string): TestPki {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The certificate a TLS port on 127.0.0.1 presents to a new connection offering ALPN h2 (as gRPC clients
+ * do), without verifying it; `client` is the certificate and key to present when the port requires one.
+ * Rejects on a handshake error or after 10 s.
+ */
+export function servedCertificate(
+  port: number,
+  client?: { readonly cert: Buffer; readonly key: Buffer },
+): Promise<tls.PeerCertificate> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port,
+      servername: 'localhost',
+      ALPNProtocols: ['h2'],
+      rejectUnauthorized: false,
+      ...client,
+    });
+    socket.setTimeout(10_000, () => {
+      socket.destroy();
+      reject(new Error(`no TLS handshake with 127.0.0.1:${port} within 10 s`));
+    });
+    socket.once('secureConnect', () => {
+      const peer = socket.getPeerCertificate();
+      socket.destroy();
+      resolve(peer);
+    });
+    socket.once('error', reject);
+  });
 }
