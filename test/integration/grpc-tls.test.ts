@@ -178,12 +178,14 @@ describe('TLS on the gRPC port (SNOWFLAKE_TLS_CERT_FILE, SNOWFLAKE_TLS_KEY_FILE)
     expect(peer.serialNumber).toBe(serialOf('server'));
   });
 
-  it('GIVEN a plaintext client THEN it cannot connect', async () => {
+  it('GIVEN a plaintext client THEN it cannot connect (while a TLS client can)', async () => {
     expectRefusedConnection(await nextIdOnce(port, grpc.credentials.createInsecure()));
+    expectId(await nextIdOnce(port, tlsCredentials('ca')));
   });
 
-  it('GIVEN a client trusting another CA THEN it refuses the server certificate', async () => {
+  it('GIVEN a client trusting another CA THEN it refuses the server certificate (while one trusting the CA accepts it)', async () => {
     expectRefusedConnection(await nextIdOnce(port, tlsCredentials('other-ca')));
+    expectId(await nextIdOnce(port, tlsCredentials('ca')));
   });
 
   it('GIVEN the client library with channel credentials (createIdClient, checkHealth) THEN both work over TLS', async () => {
@@ -234,9 +236,13 @@ describe('mutual TLS (SNOWFLAKE_TLS_CLIENT_CA_FILE)', () => {
     ['no client certificate', () => tlsCredentials('ca')],
     ['a client certificate signed by another CA', () => tlsCredentials('ca', 'client-other')],
     ['a plaintext connection', () => grpc.credentials.createInsecure()],
-  ])('GIVEN %s THEN the connection is refused', async (_what, credentials) => {
-    expectRefusedConnection(await nextIdOnce(server.server.grpcPort, credentials()));
-  });
+  ])(
+    'GIVEN %s THEN the connection is refused (while one with a certificate is not)',
+    async (_what, credentials) => {
+      expectRefusedConnection(await nextIdOnce(server.server.grpcPort, credentials()));
+      expectId(await nextIdOnce(server.server.grpcPort, tlsCredentials('ca', 'client')));
+    },
+  );
 });
 
 describe('certificate rotation (files re-read every SNOWFLAKE_TLS_RELOAD_INTERVAL_MS)', () => {
@@ -546,14 +552,16 @@ describe('the container health check (dist/healthcheck.js) over TLS', () => {
   }, 60_000);
 
   it('GIVEN mutual TLS and a server certificate that allows client auth THEN it presents that certificate and passes', async () => {
-    const env = {
+    const tls = {
       SNOWFLAKE_TLS_CERT_FILE: pki.file('server.crt'),
       SNOWFLAKE_TLS_KEY_FILE: pki.file('server.key'),
-      SNOWFLAKE_TLS_CLIENT_CA_FILE: pki.file('ca.crt'),
     };
+    const env = { ...tls, SNOWFLAKE_TLS_CLIENT_CA_FILE: pki.file('ca.crt') };
     const server = await startTestServer(env);
     try {
       expect(await healthcheck(server.server.grpcPort, env)).toBe(0);
+      // Told only of TLS, it presents no client certificate: refused.
+      expect(await healthcheck(server.server.grpcPort, tls)).toBe(1);
     } finally {
       await server.close();
     }
