@@ -23,9 +23,8 @@ type CaListener = grpc.experimental.CaCertificateUpdateListener;
 export interface TlsDeps {
   /** The service's private registry; the TLS metrics are added to it when TLS is on. */
   readonly registry: Registry;
+  /** Where the served certificate (at start and after each rotation) and refused rotations are logged. */
   readonly logger: Logger;
-  /** Unix ms now, to refuse expired certificates. Default: Date.now. */
-  readonly nowMs?: () => number;
 }
 
 /**
@@ -46,7 +45,7 @@ export function grpcServerCredentials(tls: TlsConfig | undefined, deps: TlsDeps)
 }
 
 /** What logs show of a served certificate. */
-function describe(files: TlsConfig, served: CheckedTlsFiles): Record<string, string> {
+function certificateFields(files: TlsConfig, served: CheckedTlsFiles): Record<string, string> {
   return {
     certFile: files.certFile,
     subject: served.subject.replace(/\n/g, ', '),
@@ -67,11 +66,10 @@ function describe(files: TlsConfig, served: CheckedTlsFiles): Record<string, str
  * or mismatched pair it hands grpc-js nothing, and grpc-js then drops every new connection, with the
  * cause visible only in its trace log.
  */
-export class ReloadingTlsFiles implements CertificateProvider {
+class ReloadingTlsFiles implements CertificateProvider {
   private served: CheckedTlsFiles;
   private readonly files: TlsConfig;
   private readonly logger: Logger;
-  private readonly nowMs: () => number;
   private readonly metrics: TlsMetrics;
   private readonly identityListeners = new Set<IdentityListener>();
   private readonly caListeners = new Set<CaListener>();
@@ -84,23 +82,17 @@ export class ReloadingTlsFiles implements CertificateProvider {
   constructor(files: TlsConfig, deps: TlsDeps) {
     this.files = files;
     this.logger = deps.logger;
-    this.nowMs = deps.nowMs ?? Date.now;
-    this.served = checkTlsFiles(files, readTlsFilesSync(files), this.nowMs());
+    this.served = checkTlsFiles(files, readTlsFilesSync(files), Date.now());
     this.metrics = createTlsMetrics(deps.registry);
     this.metrics.certificateExpiry.set(this.served.notAfterMs / 1000);
     this.logger.info(
       {
-        ...describe(files, this.served),
+        ...certificateFields(files, this.served),
         ...(files.clientCaFile !== undefined && { clientCaFile: files.clientCaFile }),
         reloadIntervalMs: files.reloadIntervalMs,
       },
       files.clientCaFile === undefined ? 'TLS on the gRPC port' : 'mutual TLS on the gRPC port',
     );
-  }
-
-  /** The files handed to grpc-js last (what new connections get). */
-  get current(): CheckedTlsFiles {
-    return this.served;
   }
 
   addIdentityCertificateListener(listener: IdentityListener): void {
@@ -165,7 +157,7 @@ export class ReloadingTlsFiles implements CertificateProvider {
     }
     let next: CheckedTlsFiles;
     try {
-      next = checkTlsFiles(this.files, contents, this.nowMs());
+      next = checkTlsFiles(this.files, contents, Date.now());
     } catch (err) {
       this.refuse(`${messageOf(err)} ${digestOf(contents)}`, messageOf(err));
       return;
@@ -175,7 +167,7 @@ export class ReloadingTlsFiles implements CertificateProvider {
     this.unusable = undefined;
     this.metrics.certificateExpiry.set(next.notAfterMs / 1000);
     this.logger.info(
-      describe(this.files, next),
+      certificateFields(this.files, next),
       'TLS files changed: new connections get the new certificate',
     );
     const ca = next.contents.clientCa;
@@ -197,7 +189,7 @@ export class ReloadingTlsFiles implements CertificateProvider {
     this.unusable.reported = true;
     this.metrics.reloadFailures.inc();
     this.logger.error(
-      { err: message, ...describe(this.files, this.served) },
+      { err: message, ...certificateFields(this.files, this.served) },
       'TLS files changed but cannot be used; still serving the previous certificate',
     );
   }

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -204,8 +205,14 @@ describe('TLS on the gRPC port (SNOWFLAKE_TLS_CERT_FILE, SNOWFLAKE_TLS_KEY_FILE)
     expect(await checkHealth(`localhost:${port}`, { credentials })).toBe('SERVING');
   });
 
-  it('exports the certificate expiry and no reload failures', async () => {
+  it('exports the certificate expiry and no reload failures, in a /metrics page promtool accepts', async () => {
     const metricsPort = server.server.metricsPort;
+    const page = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const promtool = spawnSync('promtool', ['check', 'metrics'], { input: page, encoding: 'utf8' });
+    expect({ status: promtool.status, out: promtool.stdout + promtool.stderr }).toEqual({
+      status: 0,
+      out: '',
+    });
     expect(await metricValue(metricsPort, 'snowflake_tls_certificate_expiry_timestamp_seconds')).toBe(
       notAfterSecondsOf('server'),
     );
