@@ -59,6 +59,7 @@ USER node
 # gRPC (SNOWFLAKE_GRPC_ADDR) and Prometheus /metrics (SNOWFLAKE_METRICS_ADDR).
 EXPOSE 50051 9464
 # Calls grpc.health.v1.Health/Check on 127.0.0.1 (port taken from SNOWFLAKE_GRPC_ADDR); exit 0 only when SERVING.
+# Over TLS when SNOWFLAKE_TLS_CERT_FILE is set (with a client certificate under mutual TLS).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 CMD ["node", "dist/healthcheck.js"]
 # node is PID 1 and handles SIGTERM itself: health NOT_SERVING, drain, exit.
 STOPSIGNAL SIGTERM

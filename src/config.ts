@@ -21,6 +21,9 @@ import {
   MAX_LEASE_TTL_SECONDS,
 } from './worker-id/etcd-limits';
 
+/** Default SNOWFLAKE_TLS_RELOAD_INTERVAL_MS: how often the TLS files are re-read, in ms. */
+export const DEFAULT_TLS_RELOAD_INTERVAL_MS = 10_000;
+
 /** Largest SNOWFLAKE_MAX_BATCH_SIZE accepted. */
 export const MAX_BATCH_SIZE_LIMIT = 100_000;
 
@@ -51,6 +54,8 @@ export interface Config {
   readonly workerIdSource: 'static' | 'ordinal' | 'etcd';
   /** etcd coordination settings; present exactly when `workerIdSource` is `etcd`. */
   readonly etcd?: EtcdConfig;
+  /** TLS on the gRPC port; absent means plaintext. */
+  readonly tls?: TlsConfig;
   /** Largest BatchIds count accepted; 1…100,000. */
   readonly maxBatchSize: number;
   /** Longest clock step backwards that is waited out instead of refused, in ms; 0…10,000. */
@@ -81,6 +86,21 @@ export interface EtcdConfig {
   readonly tls?: { readonly caFile: string; readonly certFile?: string; readonly keyFile?: string };
   /** etcd user/password authentication. */
   readonly auth?: { readonly username: string; readonly password: string };
+}
+
+/**
+ * TLS on the gRPC port (SNOWFLAKE_TLS_*): the server certificate and key, and with `clientCaFile` mutual
+ * TLS. The files are re-read every `reloadIntervalMs` so a rotated certificate is served without a restart.
+ */
+export interface TlsConfig {
+  /** PEM certificate chain, leaf first. */
+  readonly certFile: string;
+  /** PEM private key of the leaf certificate (unencrypted). */
+  readonly keyFile: string;
+  /** PEM CA bundle; when present, clients must present a certificate it signed (mTLS). */
+  readonly clientCaFile?: string;
+  /** How often the files are re-read, in ms; 100…3,600,000, default 10,000. */
+  readonly reloadIntervalMs: number;
 }
 
 /** One environment variable: its name, default (as text), allowed values and meaning, for --help and the README. */
@@ -143,6 +163,58 @@ const VARIABLES = {
       description: 'Prometheus GET /metrics listen address',
     },
     schema: address,
+  },
+  SNOWFLAKE_TLS_CERT_FILE: {
+    doc: {
+      defaultValue: '',
+      allowed: 'a PEM file path, with SNOWFLAKE_TLS_KEY_FILE',
+      description:
+        'server certificate chain (leaf first) for TLS on the gRPC port; unset = plaintext. Re-read when it changes',
+    },
+    schema: z.string(),
+  },
+  SNOWFLAKE_TLS_KEY_FILE: {
+    doc: {
+      defaultValue: '',
+      allowed: 'a PEM file path (unencrypted key), with SNOWFLAKE_TLS_CERT_FILE',
+      description: 'private key of SNOWFLAKE_TLS_CERT_FILE; re-read with it',
+    },
+    schema: z.string(),
+  },
+  SNOWFLAKE_TLS_CLIENT_CA_FILE: {
+    doc: {
+      defaultValue: '',
+      allowed: 'a PEM file path, with SNOWFLAKE_TLS_CERT_FILE and SNOWFLAKE_TLS_KEY_FILE',
+      description:
+        'CA bundle for mutual TLS: when set, every client must present a certificate it signed. Re-read when it changes',
+    },
+    schema: z.string(),
+  },
+  SNOWFLAKE_TLS_RELOAD_INTERVAL_MS: {
+    doc: {
+      defaultValue: String(DEFAULT_TLS_RELOAD_INTERVAL_MS),
+      allowed: '100 to 3600000, with SNOWFLAKE_TLS_CERT_FILE',
+      description:
+        'how often the TLS files are re-read; a changed, valid set is served to new connections, a bad one is refused and the previous kept',
+    },
+    schema: integer(100, 3_600_000),
+  },
+  SNOWFLAKE_HEALTHCHECK_CERT_FILE: {
+    doc: {
+      defaultValue: '',
+      allowed: 'a PEM file path, with SNOWFLAKE_HEALTHCHECK_KEY_FILE and SNOWFLAKE_TLS_CLIENT_CA_FILE',
+      description:
+        'client certificate dist/healthcheck.js presents under mutual TLS; unset = SNOWFLAKE_TLS_CERT_FILE (it must then allow client auth)',
+    },
+    schema: z.string(),
+  },
+  SNOWFLAKE_HEALTHCHECK_KEY_FILE: {
+    doc: {
+      defaultValue: '',
+      allowed: 'a PEM file path, with SNOWFLAKE_HEALTHCHECK_CERT_FILE',
+      description: 'private key of SNOWFLAKE_HEALTHCHECK_CERT_FILE',
+    },
+    schema: z.string(),
   },
   SNOWFLAKE_DATACENTER_ID: {
     doc: {
@@ -448,6 +520,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
     );
   }
   const etcd = resolveEtcd(env, values, problems);
+  const tls = resolveTls(env, values, problems);
   for (const [name, bitsName, value, bits] of [
     [
       'SNOWFLAKE_DATACENTER_ID',
@@ -476,6 +549,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
       workerIdDefaulted,
       workerIdSource: values.SNOWFLAKE_WORKER_ID_SOURCE,
       ...(etcd !== undefined && { etcd }),
+      ...(tls !== undefined && { tls }),
       maxBatchSize: values.SNOWFLAKE_MAX_BATCH_SIZE,
       maxClockBackwardsMs: values.SNOWFLAKE_MAX_CLOCK_BACKWARDS_MS,
       logLevel: values.SNOWFLAKE_LOG_LEVEL,
@@ -686,6 +760,60 @@ export const SECRET_VARIABLES: readonly string[] = Object.entries(VARIABLES as R
 function shown(name: string, value: string | undefined): string {
   if (SECRET_VARIABLES.includes(name)) return REDACTED;
   return value === undefined ? 'undefined' : JSON.stringify(redactCredentials(value));
+}
+
+/**
+ * TLS on the gRPC port when SNOWFLAKE_TLS_CERT_FILE and SNOWFLAKE_TLS_KEY_FILE are set. Records a problem
+ * (and returns undefined) when one comes without the other, or when a variable that only matters with
+ * TLS (client CA, reload interval) or with mTLS (the health check's client certificate) is set without
+ * it. The files themselves are checked when the server starts (see grpc/tls.ts).
+ */
+function resolveTls(
+  env: Readonly<Record<string, string | undefined>>,
+  values: {
+    SNOWFLAKE_TLS_CERT_FILE: string;
+    SNOWFLAKE_TLS_KEY_FILE: string;
+    SNOWFLAKE_TLS_CLIENT_CA_FILE: string;
+    SNOWFLAKE_TLS_RELOAD_INTERVAL_MS: number;
+    SNOWFLAKE_HEALTHCHECK_CERT_FILE: string;
+    SNOWFLAKE_HEALTHCHECK_KEY_FILE: string;
+  },
+  problems: string[],
+): TlsConfig | undefined {
+  const { SNOWFLAKE_TLS_CERT_FILE: certFile, SNOWFLAKE_TLS_KEY_FILE: keyFile } = values;
+  const clientCaFile = values.SNOWFLAKE_TLS_CLIENT_CA_FILE;
+  const before = problems.length;
+  if ((certFile === '') !== (keyFile === '')) {
+    problems.push(
+      'SNOWFLAKE_TLS_CERT_FILE/SNOWFLAKE_TLS_KEY_FILE: give both (TLS on the gRPC port) or neither',
+    );
+  } else if (certFile === '') {
+    if (clientCaFile !== '') {
+      problems.push(
+        'SNOWFLAKE_TLS_CLIENT_CA_FILE: only used with SNOWFLAKE_TLS_CERT_FILE and SNOWFLAKE_TLS_KEY_FILE (mutual TLS needs TLS)',
+      );
+    }
+    if (env.SNOWFLAKE_TLS_RELOAD_INTERVAL_MS !== undefined) {
+      problems.push(
+        'SNOWFLAKE_TLS_RELOAD_INTERVAL_MS: only used with SNOWFLAKE_TLS_CERT_FILE; remove it or turn TLS on',
+      );
+    }
+  }
+  const { SNOWFLAKE_HEALTHCHECK_CERT_FILE: checkCert, SNOWFLAKE_HEALTHCHECK_KEY_FILE: checkKey } = values;
+  if ((checkCert === '') !== (checkKey === '')) {
+    problems.push('SNOWFLAKE_HEALTHCHECK_CERT_FILE/SNOWFLAKE_HEALTHCHECK_KEY_FILE: give both or neither');
+  } else if (checkCert !== '' && clientCaFile === '') {
+    problems.push(
+      'SNOWFLAKE_HEALTHCHECK_CERT_FILE: only used with SNOWFLAKE_TLS_CLIENT_CA_FILE (the health check presents a client certificate only under mutual TLS)',
+    );
+  }
+  if (problems.length > before || certFile === '') return undefined;
+  return {
+    certFile,
+    keyFile,
+    ...(clientCaFile !== '' && { clientCaFile }),
+    reloadIntervalMs: values.SNOWFLAKE_TLS_RELOAD_INTERVAL_MS,
+  };
 }
 
 /** The `host` and `port` of a validated `host:port` address, brackets removed from IPv6 hosts. */

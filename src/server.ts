@@ -11,6 +11,7 @@ import { idGeneratorService } from './grpc/id-generator-service';
 import { errorInfoDefinition } from './grpc/error-details';
 import { packageDefinition } from './grpc/proto';
 import { strictDescriptors } from './grpc/strict-descriptors';
+import { grpcServerCredentials } from './grpc/tls';
 import { timerScheduler, type IdSource, type Scheduler } from './issuer';
 import { createLogger } from './logger';
 import { grpcServerMetrics } from './metrics/grpc-interceptor';
@@ -87,6 +88,8 @@ const RECLAIM_BACKOFF_MS = { first: 500, max: 10_000 } as const;
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
+  // Before the lock and the worker-ID claim: bad TLS files stop the boot before anything is held.
+  const credentials = grpcServerCredentials(config.tls, { registry: metrics.registry, logger });
   const codec = new IdCodec(config.layout);
   const clockSources = options.clockSources ?? systemClockSources;
   const monotonicNowMs = () => clockSources.monotonicMs();
@@ -278,7 +281,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     throw err;
   };
   const grpcPort = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(config.grpcAddr, grpc.ServerCredentials.createInsecure(), (err, port) => {
+    server.bindAsync(config.grpcAddr, credentials, (err, port) => {
       if (err === null) resolve(port);
       else reject(new Error(`cannot listen on SNOWFLAKE_GRPC_ADDR=${config.grpcAddr}: ${err.message}`));
     });

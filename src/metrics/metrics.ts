@@ -170,3 +170,28 @@ export function createMetrics(): Metrics {
     }),
   };
 }
+
+/** The gRPC port's TLS metrics; registered only when TLS is on (an unset expiry would read as 1970). */
+export interface TlsMetrics {
+  /** snowflake_tls_reload_failures_total: changed TLS files that could not be used (the previous ones stay served). */
+  readonly reloadFailures: Counter;
+  /** snowflake_tls_certificate_expiry_timestamp_seconds: earliest notAfter of the served certificate chain, Unix s. */
+  readonly certificateExpiry: Gauge;
+}
+
+/** Registers the {@link TlsMetrics} in `registry` (the service's private one, from {@link createMetrics}). */
+export function createTlsMetrics(registry: Registry): TlsMetrics {
+  const registers = [registry];
+  return {
+    reloadFailures: new Counter({
+      name: 'snowflake_tls_reload_failures_total',
+      help: 'Changed TLS files of the gRPC port that could not be used (unreadable, not PEM, key not matching, expired); the previous certificate stays served.',
+      registers,
+    }),
+    certificateExpiry: new Gauge({
+      name: 'snowflake_tls_certificate_expiry_timestamp_seconds',
+      help: 'When the certificate chain served on the gRPC port expires (earliest notAfter), as a Unix timestamp in seconds.',
+      registers,
+    }),
+  };
+}

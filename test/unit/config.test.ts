@@ -443,6 +443,83 @@ describe('SNOWFLAKE_WORKER_ID_SOURCE=etcd', () => {
   });
 });
 
+describe('SNOWFLAKE_TLS_* (TLS on the gRPC port)', () => {
+  const tls = { SNOWFLAKE_TLS_CERT_FILE: '/tls/tls.crt', SNOWFLAKE_TLS_KEY_FILE: '/tls/tls.key' };
+
+  it('GIVEN no TLS variable THEN the port is plaintext (no tls in the config)', () => {
+    expect(load({}).config.tls).toBeUndefined();
+  });
+
+  it('GIVEN a certificate and its key THEN TLS is on, without client certificates, re-read every 10 s', () => {
+    expect(load(tls).config.tls).toEqual({
+      certFile: '/tls/tls.crt',
+      keyFile: '/tls/tls.key',
+      reloadIntervalMs: 10_000,
+    });
+  });
+
+  it('GIVEN a client CA and a reload interval as well THEN each reaches the config (mutual TLS)', () => {
+    const { config } = load({
+      ...tls,
+      SNOWFLAKE_TLS_CLIENT_CA_FILE: '/tls/ca.crt',
+      SNOWFLAKE_TLS_RELOAD_INTERVAL_MS: '100',
+      SNOWFLAKE_HEALTHCHECK_CERT_FILE: '/probe/tls.crt',
+      SNOWFLAKE_HEALTHCHECK_KEY_FILE: '/probe/tls.key',
+    });
+    expect(config.tls).toEqual({
+      certFile: '/tls/tls.crt',
+      keyFile: '/tls/tls.key',
+      clientCaFile: '/tls/ca.crt',
+      reloadIntervalMs: 100,
+    });
+  });
+
+  it.each([
+    [
+      'a certificate without its key',
+      { SNOWFLAKE_TLS_CERT_FILE: '/c' },
+      /SNOWFLAKE_TLS_CERT_FILE\/SNOWFLAKE_TLS_KEY_FILE: give both \(TLS on the gRPC port\) or neither/,
+    ],
+    [
+      'a key without its certificate',
+      { SNOWFLAKE_TLS_KEY_FILE: '/k' },
+      /SNOWFLAKE_TLS_CERT_FILE\/SNOWFLAKE_TLS_KEY_FILE: give both/,
+    ],
+    [
+      'a client CA without a server certificate',
+      { SNOWFLAKE_TLS_CLIENT_CA_FILE: '/ca' },
+      /SNOWFLAKE_TLS_CLIENT_CA_FILE: only used with SNOWFLAKE_TLS_CERT_FILE and SNOWFLAKE_TLS_KEY_FILE/,
+    ],
+    [
+      'a reload interval without TLS',
+      { SNOWFLAKE_TLS_RELOAD_INTERVAL_MS: '1000' },
+      /SNOWFLAKE_TLS_RELOAD_INTERVAL_MS: only used with SNOWFLAKE_TLS_CERT_FILE/,
+    ],
+    [
+      'a reload interval below 100 ms',
+      { ...tls, SNOWFLAKE_TLS_RELOAD_INTERVAL_MS: '99' },
+      /SNOWFLAKE_TLS_RELOAD_INTERVAL_MS="99": must be an integer from 100 to 3600000/,
+    ],
+    [
+      'a reload interval above an hour',
+      { ...tls, SNOWFLAKE_TLS_RELOAD_INTERVAL_MS: '3600001' },
+      /SNOWFLAKE_TLS_RELOAD_INTERVAL_MS="3600001": must be an integer from 100 to 3600000/,
+    ],
+    [
+      'a health-check certificate without its key',
+      { ...tls, SNOWFLAKE_TLS_CLIENT_CA_FILE: '/ca', SNOWFLAKE_HEALTHCHECK_CERT_FILE: '/c' },
+      /SNOWFLAKE_HEALTHCHECK_CERT_FILE\/SNOWFLAKE_HEALTHCHECK_KEY_FILE: give both or neither/,
+    ],
+    [
+      'a health-check certificate without mutual TLS',
+      { ...tls, SNOWFLAKE_HEALTHCHECK_CERT_FILE: '/c', SNOWFLAKE_HEALTHCHECK_KEY_FILE: '/k' },
+      /SNOWFLAKE_HEALTHCHECK_CERT_FILE: only used with SNOWFLAKE_TLS_CLIENT_CA_FILE/,
+    ],
+  ])('GIVEN %s THEN boot fails naming the variable', (_n, env, message) => {
+    expect(errorOf(env)).toMatch(message);
+  });
+});
+
 describe('helpText', () => {
   it('lists every variable with its default', () => {
     const text = helpText();

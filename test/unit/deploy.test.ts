@@ -22,9 +22,20 @@ interface Probe {
   grpc?: { port: number; service?: string };
   httpGet?: unknown;
   tcpSocket?: unknown;
-  exec?: unknown;
+  exec?: { command: string[] };
   periodSeconds?: number;
+  timeoutSeconds?: number;
   failureThreshold?: number;
+}
+interface VolumeMount {
+  name: string;
+  mountPath: string;
+  subPath?: string;
+  readOnly?: boolean;
+}
+interface Volume {
+  name: string;
+  secret?: { secretName: string; defaultMode?: number };
 }
 interface Container {
   name: string;
@@ -40,7 +51,7 @@ interface Container {
   startupProbe?: Probe;
   readinessProbe?: Probe;
   livenessProbe?: Probe;
-  volumeMounts: { name: string; mountPath: string }[];
+  volumeMounts: VolumeMount[];
 }
 interface LabelSelector {
   matchLabels?: Record<string, string>;
@@ -78,9 +89,14 @@ interface Manifest {
         securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
         topologySpreadConstraints?: SpreadConstraint[];
         containers: Container[];
+        volumes?: Volume[];
       };
     };
     volumeClaimTemplates?: { metadata: { name: string } }[];
+    // cert-manager Certificate
+    secretName?: string;
+    usages?: string[];
+    dnsNames?: string[];
   };
 }
 interface Kustomization {
@@ -155,34 +171,64 @@ function selects(selector: LabelSelector | undefined, labels: Record<string, str
   return wanted.length > 0 && wanted.every(([k, v]) => labels?.[k] === v);
 }
 
-/** A strategic-merge patch of container env lists (merged by name), the only kind the overlays use. */
-function applyEnvPatch(base: Manifest[], patch: Manifest): Manifest[] {
-  return base.map((m) => {
-    if (m.kind !== patch.kind || m.metadata.name !== patch.metadata.name) return m;
-    const copy = structuredClone(m);
-    for (const pc of patch.spec.template!.spec.containers) {
-      const c = copy.spec.template!.spec.containers.find((x) => x.name === pc.name);
-      expect(c).toBeDefined();
-      for (const e of pc.env) {
-        const i = c!.env.findIndex((x) => x.name === e.name);
-        if (i >= 0) c!.env[i] = e;
-        else c!.env.push(e);
-      }
+/** The key by which a strategic merge matches the items of each list the overlays patch. */
+const MERGE_KEYS: Record<string, string> = {
+  containers: 'name',
+  env: 'name',
+  volumes: 'name',
+  volumeMounts: 'mountPath',
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Kustomize's strategic merge, as far as the overlays use it: objects merge key by key, `null` deletes a
+ * key, the lists of {@link MERGE_KEYS} merge item by item on their key, other values are replaced. A
+ * patched container must exist in the base (a typo would otherwise add a second container).
+ */
+function strategicMerge(base: unknown, patch: unknown, field = ''): unknown {
+  const key = MERGE_KEYS[field];
+  if (key !== undefined && Array.isArray(base) && Array.isArray(patch)) {
+    const merged = [...(base as Record<string, unknown>[])];
+    for (const item of patch as Record<string, unknown>[]) {
+      const i = merged.findIndex((x) => x[key] === item[key]);
+      if (field === 'containers')
+        expect({ container: item[key], found: i >= 0 }).toEqual({ container: item[key], found: true });
+      if (i >= 0) merged[i] = strategicMerge(merged[i], item) as Record<string, unknown>;
+      else merged.push(item);
     }
-    return copy;
-  });
+    return merged;
+  }
+  if (!isObject(base) || !isObject(patch)) return patch;
+  const merged: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(patch)) merged[k] = v === null ? null : strategicMerge(base[k], v, k);
+  return Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== null));
+}
+
+/** Applies a strategic-merge patch to the manifest of the same kind and name. */
+function applyPatch(base: Manifest[], patch: Manifest): Manifest[] {
+  expect(base.filter((m) => m.kind === patch.kind && m.metadata.name === patch.metadata.name)).toHaveLength(
+    1,
+  );
+  return base.map((m) =>
+    m.kind === patch.kind && m.metadata.name === patch.metadata.name
+      ? (strategicMerge(m, patch) as Manifest)
+      : m,
+  );
 }
 
 function overlay(name: string): Manifest[] {
   const dir = path.join(K8S, 'overlays', name);
   const k = loadYaml(path.join(dir, 'kustomization.yaml'))[0] as Kustomization;
   const patches = (k.patches ?? []).flatMap((p) => loadYaml(path.join(dir, p.path)) as Manifest[]);
-  return patches.reduce(applyEnvPatch, resources(dir));
+  return patches.reduce(applyPatch, resources(dir));
 }
 
 const VARIANTS: [string, string, () => Manifest[]][] = [
   ['base (ordinal)', 'ordinal', () => resources(path.join(K8S, 'base'))],
   ['overlays/etcd', 'etcd', () => overlay('etcd')],
+  ['overlays/tls', 'ordinal', () => overlay('tls')],
 ];
 
 const KNOWN = new Set(VARIABLE_DOCS.map((d) => d.name));
@@ -324,20 +370,40 @@ describe('deploy/kubernetes', () => {
       }
     });
 
-    it('probes with native gRPC health checks on the gRPC port; readiness asks for snowflake.v1.IdGenerator, startup and liveness for liveness', () => {
+    it('probes with gRPC health checks on the gRPC port (native ones in plaintext, the health-check script over TLS); readiness asks for snowflake.v1.IdGenerator, startup and liveness for liveness', () => {
       const c = container(manifests);
       const grpcPort = c.ports.find((p) => p.name === 'grpc')!.containerPort;
-      for (const probe of [c.startupProbe, c.readinessProbe, c.livenessProbe]) {
-        expect(probe).toBeDefined();
-        expect(probe!.grpc?.port).toBe(grpcPort);
-        expect([probe!.httpGet, probe!.tcpSocket, probe!.exec]).toEqual([undefined, undefined, undefined]);
+      const probes = [c.startupProbe, c.readinessProbe, c.livenessProbe];
+      if (env(c).has('SNOWFLAKE_TLS_CERT_FILE')) {
+        // The kubelet's grpc: probes cannot speak TLS. The script (built from src/healthcheck.ts into the
+        // image's /app/dist) asks for the service named by its argument (default snowflake.v1.IdGenerator)
+        // on the port of SNOWFLAKE_GRPC_ADDR.
+        for (const probe of probes) {
+          expect(probe).toBeDefined();
+          expect([probe!.grpc, probe!.httpGet, probe!.tcpSocket]).toEqual([undefined, undefined, undefined]);
+          // Its own deadline is 3 s; a node start on a busy pod takes some of the rest.
+          expect(probe!.timeoutSeconds).toBeGreaterThanOrEqual(5);
+        }
+        expect(c.readinessProbe!.exec?.command).toEqual(['node', '/app/dist/healthcheck.js', SERVICE_NAME]);
+        // A pod that correctly refuses IDs stays NOT_SERVING for readiness; a restart would not cure it.
+        for (const probe of [c.startupProbe, c.livenessProbe]) {
+          expect(probe!.exec?.command).toEqual(['node', '/app/dist/healthcheck.js', LIVENESS_SERVICE]);
+        }
+        expect(fs.existsSync(path.join(ROOT, 'src/healthcheck.ts'))).toBe(true);
+        expect(env(c).get('SNOWFLAKE_GRPC_ADDR')).toMatch(new RegExp(`:${grpcPort}$`));
+      } else {
+        for (const probe of probes) {
+          expect(probe).toBeDefined();
+          expect(probe!.grpc?.port).toBe(grpcPort);
+          expect([probe!.httpGet, probe!.tcpSocket, probe!.exec]).toEqual([undefined, undefined, undefined]);
+        }
+        expect(c.readinessProbe!.grpc!.service).toBe(SERVICE_NAME);
+        // A pod that correctly refuses IDs stays NOT_SERVING for readiness; a restart would not cure it.
+        expect([c.startupProbe!.grpc!.service, c.livenessProbe!.grpc!.service]).toEqual([
+          LIVENESS_SERVICE,
+          LIVENESS_SERVICE,
+        ]);
       }
-      expect(c.readinessProbe!.grpc!.service).toBe(SERVICE_NAME);
-      // A pod that correctly refuses IDs stays NOT_SERVING for readiness; a restart would not cure it.
-      expect([c.startupProbe!.grpc!.service, c.livenessProbe!.grpc!.service]).toEqual([
-        LIVENESS_SERVICE,
-        LIVENESS_SERVICE,
-      ]);
       // The startup probe must outlast the longest wait for the clock to pass a persisted reservation.
       const startupWindowMs = c.startupProbe!.periodSeconds! * c.startupProbe!.failureThreshold! * 1000;
       const startupWait = defaultOf('SNOWFLAKE_MAX_STARTUP_WAIT_MS');
@@ -406,23 +472,73 @@ describe('deploy/kubernetes', () => {
     });
   });
 
+  describe('overlays/tls', () => {
+    const manifests = overlay('tls');
+
+    it('reads the TLS files from the whole cert-manager Secret mounted as a directory (no subPath, so renewals arrive)', () => {
+      const sts = one(manifests, 'StatefulSet');
+      const c = container(manifests);
+      const vars = env(c);
+      const certificate = one(manifests, 'Certificate');
+      const files = ['SNOWFLAKE_TLS_CERT_FILE', 'SNOWFLAKE_TLS_KEY_FILE', 'SNOWFLAKE_TLS_CLIENT_CA_FILE'];
+      // The keys cert-manager writes into the Secret.
+      expect(files.map((n) => path.basename(vars.get(n) ?? ''))).toEqual(['tls.crt', 'tls.key', 'ca.crt']);
+      for (const name of files) {
+        const dir = path.dirname(vars.get(name)!);
+        const mount = c.volumeMounts.find((m) => m.mountPath === dir);
+        expect({ name, mount }).toEqual({
+          name,
+          mount: { name: expect.any(String) as unknown, mountPath: dir, readOnly: true },
+        });
+        const volume = sts.spec.template!.spec.volumes?.find((v) => v.name === mount!.name);
+        expect(volume?.secret?.secretName).toBe(certificate.spec.secretName);
+      }
+    });
+
+    it('issues a certificate for the Services and the pods, usable by the probes as a client certificate', () => {
+      const certificate = one(manifests, 'Certificate');
+      expect(certificate.apiVersion).toBe('cert-manager.io/v1');
+      const services = manifests.filter((m) => m.kind === 'Service').map((m) => m.metadata.name);
+      const headless = one(manifests, 'Service', (m) => m.spec.clusterIP === 'None').metadata.name;
+      expect(certificate.spec.dnsNames).toEqual(expect.arrayContaining([...services, `*.${headless}`]));
+      // Under mutual TLS the health-check script presents the pod's own certificate (no
+      // SNOWFLAKE_HEALTHCHECK_CERT_FILE is set), so it must allow client auth.
+      expect(env(container(manifests)).has('SNOWFLAKE_HEALTHCHECK_CERT_FILE')).toBe(false);
+      expect(certificate.spec.usages).toEqual(expect.arrayContaining(['server auth', 'client auth']));
+    });
+  });
+
   const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
   (kubectl ? it : it.skip).each([
     ['base', () => resources(path.join(K8S, 'base'))],
     ['overlays/etcd', () => overlay('etcd')],
-  ])('`kubectl kustomize %s` renders the same StatefulSet env as these checks assume', (dir, load) => {
-    const r = spawnSync('kubectl', ['kustomize', path.join(K8S, dir)], {
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
-    expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
-    const rendered = parseAllDocuments(r.stdout);
-    const manifests = (Array.isArray(rendered) ? rendered : [rendered]).map((d) => d.toJS() as Manifest);
-    const sorted = (m: Manifest[]) => [...env(container(m))].sort(([a], [b]) => a.localeCompare(b));
-    expect(sorted(manifests)).toEqual(sorted(load()));
-    expect(container(manifests).image).toBe('snowflake-id:0.1.0');
-  });
+    ['overlays/tls', () => overlay('tls')],
+  ])(
+    '`kubectl kustomize %s` renders the same StatefulSet env, probes and volumes as these checks assume',
+    (dir, load) => {
+      const r = spawnSync('kubectl', ['kustomize', path.join(K8S, dir)], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const rendered = parseAllDocuments(r.stdout);
+      const manifests = (Array.isArray(rendered) ? rendered : [rendered]).map((d) => d.toJS() as Manifest);
+      const sorted = (m: Manifest[]) => [...env(container(m))].sort(([a], [b]) => a.localeCompare(b));
+      expect(sorted(manifests)).toEqual(sorted(load()));
+      const probesAndVolumes = (m: Manifest[]) => {
+        const c = container(m);
+        return {
+          probes: [c.startupProbe, c.readinessProbe, c.livenessProbe],
+          volumeMounts: [...c.volumeMounts].sort((a, b) => a.mountPath.localeCompare(b.mountPath)),
+          volumes: one(m, 'StatefulSet').spec.template!.spec.volumes ?? [],
+          kinds: m.map((x) => x.kind).sort(),
+        };
+      };
+      expect(probesAndVolumes(manifests)).toEqual(probesAndVolumes(load()));
+      expect(container(manifests).image).toBe('snowflake-id:0.1.0');
+    },
+  );
 });
 
 const hasKubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
