@@ -53,6 +53,12 @@ export interface TimeBaseObserver {
  */
 export const STEP_THRESHOLD_MS = 50;
 
+/** Most bracketed reads {@link TimeBase} makes to confirm a reading that looks like a clock step. */
+const CAREFUL_READ_ATTEMPTS = 5;
+
+/** Monotonic ms between the two reads around a wall read below which that read counts as instantaneous. */
+const CLOSE_READ_MS = 1;
+
 /**
  * The clock IDs are stamped with: wall time at start plus monotonic elapsed time, so a wall-clock step
  * (NTP, `date -s`) cannot move IDs backwards.
@@ -116,8 +122,10 @@ export class TimeBase implements Clock {
 
   /** Reads both clocks, applies the skew policy, and returns the base time in Unix ms. */
   private check(): number {
-    const wall = this.sources.wallMs();
-    let base = this.sources.monotonicMs() + this.offsetMs;
+    let wall = this.sources.wallMs();
+    let mono = this.sources.monotonicMs();
+    if (this.looksLikeStep(wall - (mono + this.offsetMs))) ({ wall, mono } = this.carefulRead());
+    let base = mono + this.offsetMs;
     let skew = wall - base;
     let action: SkewAction = 'tolerated';
     const wasRefusing = this.refusing;
@@ -151,5 +159,30 @@ export class TimeBase implements Clock {
     if (reanchored) skew = 0;
     this.lastSkewMs = skew;
     return base;
+  }
+
+  /** True when `skew` would be reported as a step or handled as beyond the bound. */
+  private looksLikeStep(skew: number): boolean {
+    return (
+      Math.abs(skew - this.lastReportedSkewMs) >= this.stepThresholdMs || Math.abs(skew) > this.maxSkewMs
+    );
+  }
+
+  /**
+   * Reads the wall clock between two monotonic reads, up to {@link CAREFUL_READ_ATTEMPTS} times, and keeps
+   * the pair whose monotonic reads lie closest together (the midpoint stands for the wall read's instant).
+   * The plain read takes the two clocks one after the other: a thread descheduled between them (a loaded
+   * host, a GC pause) sees the skew jump by the length of the pause, which would be counted as a clock
+   * step or even refused. Only readings that look like a step pay for this.
+   */
+  private carefulRead(): { wall: number; mono: number } {
+    let best = { wall: 0, mono: 0, spread: Infinity };
+    for (let attempt = 0; attempt < CAREFUL_READ_ATTEMPTS && best.spread > CLOSE_READ_MS; attempt++) {
+      const before = this.sources.monotonicMs();
+      const wall = this.sources.wallMs();
+      const after = this.sources.monotonicMs();
+      if (after - before < best.spread) best = { wall, mono: (before + after) / 2, spread: after - before };
+    }
+    return best;
   }
 }

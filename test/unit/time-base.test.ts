@@ -166,3 +166,72 @@ describe('TimeBase', () => {
     ]);
   });
 });
+
+describe('TimeBase reading its two clocks', () => {
+  /** Clocks where the thread can be descheduled for `pauseMs` right after its next wall read. */
+  function pausable(maxSkewMs = 1000) {
+    const wall = new FakeClock(T0);
+    const mono = new FakeClock(500);
+    const pauses: number[] = [];
+    const reads = { wall: 0, mono: 0 };
+    const events: [number, SkewAction, boolean][] = [];
+    const base = new TimeBase(
+      {
+        wallMs: () => {
+          reads.wall++;
+          const w = wall.nowMs();
+          const pauseMs = pauses.shift() ?? 0;
+          wall.advance(pauseMs);
+          mono.advance(pauseMs);
+          return w;
+        },
+        monotonicMs: () => {
+          reads.mono++;
+          return mono.nowMs();
+        },
+      },
+      maxSkewMs,
+      { skewChanged: (c) => events.push([c.stepMs, c.action, c.stepped]) },
+    );
+    return { wall, mono, base, pauses, reads, events };
+  }
+
+  it.each([
+    ['a pause past the step threshold', STEP_THRESHOLD_MS + 30],
+    ['a pause past the skew bound', 1500],
+  ])(
+    'GIVEN %s between the wall and the monotonic read THEN no step is reported and nothing is refused',
+    (_name, pauseMs) => {
+      const { base, pauses, events } = pausable();
+      expect(base.nowMs()).toBe(T0);
+      pauses.push(pauseMs);
+      expect(base.nowMs()).toBe(T0 + pauseMs);
+      expect(base.isRefusing).toBe(false);
+      expect(events).toEqual([]);
+    },
+  );
+
+  it('GIVEN a real step back THEN the careful read confirms it and it is reported once', () => {
+    const { base, wall, events } = pausable();
+    base.nowMs();
+    wall.advance(-200);
+    base.nowMs();
+    base.nowMs();
+    expect(events).toEqual([[-200, 'tolerated', true]]);
+  });
+
+  it('GIVEN steady clocks THEN each reading reads each clock once', () => {
+    const { base, reads } = pausable();
+    for (let i = 0; i < 10; i++) base.nowMs();
+    // The constructor reads both once; the bracketed read is only for readings that look like a step.
+    expect(reads).toEqual({ wall: 11, mono: 11 });
+  });
+
+  it('GIVEN every bracketed read is paused THEN it gives up after a bounded number of attempts', () => {
+    const { base, pauses, reads } = pausable();
+    base.nowMs();
+    for (let i = 0; i < 100; i++) pauses.push(80);
+    base.nowMs();
+    expect(reads.wall).toBeLessThan(10);
+  });
+});
