@@ -5,9 +5,13 @@ import { splitAddress, type Config } from './config';
 import { IdCodec } from './core/codec';
 import { layoutEndMs } from './core/layout';
 import { TimeBase, type ClockSources } from './core/time-base';
+import { checkDescriptorBudget, openFileLimit } from './descriptor-budget';
 import { SnowflakeError } from './errors';
+import { connectionInterceptor } from './grpc/connection-interceptor';
+import { ConnectionTable } from './grpc/connections';
 import { createHealth } from './grpc/health';
 import { idGeneratorService } from './grpc/id-generator-service';
+import { listenGrpc, type GrpcListener } from './grpc/listener';
 import { packageDefinition } from './grpc/proto';
 import { timerScheduler, type IdSource, type Scheduler } from './issuer';
 import { createLogger } from './logger';
@@ -49,11 +53,14 @@ export interface RunningServer {
    */
   readonly ready: Promise<void>;
   /**
-   * Graceful shutdown: health → NOT_SERVING, stop accepting calls, let in-flight calls finish, close
-   * /metrics. Calls still running after config.shutdownTimeoutMs are cut; `forced` then is true.
-   * Safe to call more than once (later calls return the first one's promise).
+   * Graceful shutdown: health → NOT_SERVING, stop accepting connections, GOAWAY on every connection;
+   * connections without a unary call in flight are closed at once, the others when their last call
+   * ends, and the stop goes on as soon as no call is in flight (idle clients never hold it up). Calls
+   * still running after config.shutdownTimeoutMs are cut: `forced` is then true and `cutCalls` says how
+   * many. Streaming calls (health Watch, reflection) are closed with their connection, never waited for.
+   * Then /metrics closes. Safe to call more than once (later calls return the first one's promise).
    */
-  stop(): Promise<{ forced: boolean }>;
+  stop(): Promise<{ forced: boolean; cutCalls: number }>;
 }
 
 /** How often the skew, the lease, the reservation and health are re-checked, in ms. */
@@ -68,6 +75,7 @@ const RECLAIM_BACKOFF_MS = { first: 500, max: 10_000 } as const;
  * etcd does not answer within the claim timeout); the other sources use the configured node.
  */
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
+  checkDescriptorBudget(config, openFileLimit());
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
   const codec = new IdCodec(config.layout);
@@ -234,34 +242,60 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   });
   const grpcMetrics = grpcServerMetrics(metrics);
   grpcMetrics.initialize(Object.values(service.definition));
+  const connections = new ConnectionTable({
+    maxConnections: config.grpcLimits.maxConnections,
+    maxBacklogBytesPerConnection: config.grpcLimits.maxBacklogBytesPerConnection,
+    maxBacklogBytes: config.grpcLimits.maxBacklogBytes,
+  });
+  metrics.watchListener('grpc', connections);
+  metrics.watchResponseBacklogBytes(() => connections.backlogBytes);
 
-  const server = new grpc.Server({ interceptors: [grpcMetrics.interceptor] });
+  const server = new grpc.Server({
+    // The metrics interceptor comes first so that it also counts the refusals of the second.
+    interceptors: [grpcMetrics.interceptor, connectionInterceptor(connections, service.responseSizers)],
+    'grpc.max_concurrent_streams': config.grpcLimits.maxConcurrentStreams,
+  });
   server.addService(service.definition, service.implementation);
   health.addToServer(server);
   new ReflectionService(packageDefinition()).addToServer(server);
 
-  const closeOnStartFailure = async (err: unknown): Promise<never> => {
+  const closeOnStartFailure = async (err: unknown, listener?: GrpcListener): Promise<never> => {
     stopping = true;
     clearInterval(housekeeping);
+    listener?.close();
     server.forceShutdown();
+    connections.destroyAll();
     session.close();
     await session.claim.release();
     lock.release();
     throw err;
   };
-  const grpcPort = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(config.grpcAddr, grpc.ServerCredentials.createInsecure(), (err, port) => {
-      if (err === null) resolve(port);
-      else reject(new Error(`cannot listen on SNOWFLAKE_GRPC_ADDR=${config.grpcAddr}: ${err.message}`));
-    });
-  }).catch(closeOnStartFailure);
-  const metricsAddr = splitAddress(config.metricsAddr);
-  const metricsServer = await startMetricsServer(metrics.registry, metricsAddr.host, metricsAddr.port).catch(
-    (err: unknown) =>
-      closeOnStartFailure(
-        new Error(`cannot listen on SNOWFLAKE_METRICS_ADDR=${config.metricsAddr}: ${String(err)}`),
+  const grpcAddr = splitAddress(config.grpcAddr);
+  const grpcListener = await listenGrpc(
+    server,
+    grpc.ServerCredentials.createInsecure(),
+    grpcAddr.host,
+    grpcAddr.port,
+    connections,
+  ).catch((err: unknown) =>
+    closeOnStartFailure(
+      new Error(
+        `cannot listen on SNOWFLAKE_GRPC_ADDR=${config.grpcAddr}: ${err instanceof Error ? err.message : String(err)}`,
       ),
+    ),
   );
+  const grpcPort = grpcListener.port;
+  const metricsAddr = splitAddress(config.metricsAddr);
+  const metricsServer = await startMetricsServer(metrics.registry, {
+    ...metricsAddr,
+    maxConnections: config.metricsMaxConnections,
+  }).catch((err: unknown) =>
+    closeOnStartFailure(
+      new Error(`cannot listen on SNOWFLAKE_METRICS_ADDR=${config.metricsAddr}: ${String(err)}`),
+      grpcListener,
+    ),
+  );
+  metrics.watchListener('metrics', metricsServer);
   const first = session;
   logger.info(
     {
@@ -270,7 +304,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       datacenterId: first.claim.node.datacenterId,
       workerId: first.claim.node.workerId,
       workerIdSource: config.workerIdSource,
-      grpcAddr: `${splitAddress(config.grpcAddr).host}:${grpcPort}`,
+      grpcAddr: `${grpcAddr.host}:${grpcPort}`,
       metricsAddr: `${metricsAddr.host}:${metricsServer.port}`,
       maxBatchSize: config.maxBatchSize,
       stateFile: first.stateFile.path,
@@ -291,23 +325,22 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   })();
   ready.catch(() => undefined);
 
-  let stopped: Promise<{ forced: boolean }> | undefined;
-  const stop = async (): Promise<{ forced: boolean }> => {
+  let stopped: Promise<{ forced: boolean; cutCalls: number }> | undefined;
+  const stop = async (): Promise<{ forced: boolean; cutCalls: number }> => {
     stopping = true;
     wakeReclaim?.();
     setRefusing('draining', true);
     clearInterval(housekeeping);
-    logger.info({ timeoutMs: config.shutdownTimeoutMs }, 'shutting down: draining in-flight calls');
-    const forced = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        server.forceShutdown();
-        resolve(true);
-      }, config.shutdownTimeoutMs);
-      server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve(false);
-      });
-    });
+    logger.info(
+      { timeoutMs: config.shutdownTimeoutMs, inFlightCalls: connections.inFlight },
+      'shutting down: draining in-flight calls',
+    );
+    grpcListener.close();
+    // Sends GOAWAY on every connection; the connections themselves are closed by drain().
+    server.tryShutdown(() => undefined);
+    const cutCalls = await connections.drain(config.shutdownTimeoutMs);
+    server.forceShutdown();
+    connections.destroyAll();
     await reclaiming;
     const last = session;
     const wasActive = last.active;
@@ -318,9 +351,13 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     await last.claim.release();
     lock.release();
     await metricsServer.close();
-    if (forced) logger.warn('shutdown timeout reached: in-flight calls were cut');
+    if (cutCalls > 0)
+      logger.warn(
+        { cutCalls, timeoutMs: config.shutdownTimeoutMs },
+        `shutdown timeout reached: ${cutCalls} in-flight call${cutCalls === 1 ? ' was' : 's were'} cut`,
+      );
     logger.info('stopped');
-    return { forced };
+    return { forced: cutCalls > 0, cutCalls };
   };
 
   return {

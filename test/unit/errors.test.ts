@@ -5,6 +5,7 @@ import {
   ClockMovedBackwardsError,
   InvalidIdError,
   MalformedRequestError,
+  ResponseBacklogFullError,
   ShuttingDownError,
   TimeOverflowError,
   toGrpcStatus,
@@ -20,6 +21,7 @@ describe('toGrpcStatus', () => {
     [new TimeOverflowError('ended'), status.UNAVAILABLE],
     [new ShuttingDownError(), status.UNAVAILABLE],
     [new CancelledError(), status.CANCELLED],
+    [new ResponseBacklogFullError('4 MiB unread'), status.RESOURCE_EXHAUSTED],
   ])('GIVEN %s THEN maps its code to gRPC status %s with the code in the details', (err, code) => {
     expect(toGrpcStatus(err)).toEqual({ code, details: `${err.code}: ${err.message}` });
   });
