@@ -76,14 +76,15 @@ class TrackedCall extends grpc.ServerInterceptingCall implements CallListener {
     if (bytes !== undefined && this.connection !== undefined) {
       const refusal = this.table.tryReserve(this.connection, bytes);
       if (refusal !== undefined) {
-        const scope =
-          refusal.scope === 'connection' ? 'this connection has' : 'all connections together have';
-        const variable =
-          refusal.scope === 'connection' ? 'SNOWFLAKE_GRPC_BACKLOG_MIB' : 'SNOWFLAKE_GRPC_TOTAL_BACKLOG_MIB';
         this.answer(
           new ResponseBacklogFullError(
-            `${scope} ${refusal.backlogBytes} bytes of responses queued that their clients have not read; ` +
-              `${bytes} more would exceed ${refusal.limitBytes} (${variable}); read the answers, or retry later or elsewhere`,
+            refusal.scope === 'connection'
+              ? `this connection already holds ${refusal.backlogBytes} bytes of answers its client has not read; ` +
+                  `${bytes} more would exceed ${refusal.limitBytes} (SNOWFLAKE_GRPC_BACKLOG_MIB); read the answers, ` +
+                  'or retry later or on another instance'
+              : `the clients of all connections have not read ${refusal.backlogBytes} bytes of answers; ${bytes} ` +
+                  `more would exceed ${refusal.limitBytes} (SNOWFLAKE_GRPC_TOTAL_BACKLOG_MIB) and this connection ` +
+                  'already holds its share; retry later or on another instance',
           ),
         );
         return;

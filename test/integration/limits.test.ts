@@ -7,6 +7,8 @@ import type { BatchIdsResponse__Output } from '../../src/generated/snowflake/v1/
 import type { NextIdResponse__Output } from '../../src/generated/snowflake/v1/NextIdResponse';
 import { idGeneratorClient, unaryCall } from '../helpers/grpc-client';
 import { MAIN_JS, startServiceProcess, type ServiceProcess } from '../helpers/process';
+import { packageDefinition, snowflakeProto } from '../../src/grpc/proto';
+import { startTestServer } from '../helpers/server';
 import { tempStateDir } from '../helpers/temp-dir';
 
 /** The open-file limit the flooded service runs under: far fewer descriptors than idle connections. */
@@ -111,8 +113,12 @@ function zeroWindowClient(port: number) {
   const session = http2.connect(`http://127.0.0.1:${port}`, { settings: { initialWindowSize: 0 } });
   session.on('error', () => undefined);
   const outcomes = { accepted: 0, backlogFull: 0, other: 0 };
+  let lastRefusal: http2.IncomingHttpHeaders | undefined;
   return {
     outcomes,
+    get lastRefusal() {
+      return lastRefusal;
+    },
     batchIds(count: number) {
       const stream = session.request({
         ':method': 'POST',
@@ -123,8 +129,10 @@ function zeroWindowClient(port: number) {
       stream.on('error', () => undefined);
       stream.on('response', (headers) => {
         if (headers['grpc-status'] === undefined) outcomes.accepted++;
-        else if (headers['snowflake-error-code'] === 'RESPONSE_BACKLOG_FULL') outcomes.backlogFull++;
-        else outcomes.other++;
+        else if (headers['snowflake-error-code'] === 'RESPONSE_BACKLOG_FULL') {
+          outcomes.backlogFull++;
+          lastRefusal = headers;
+        } else outcomes.other++;
       });
       stream.end(batchIdsFrame(count));
       stream.pause();
@@ -261,6 +269,75 @@ describe('memory limits: clients that never read their answers', () => {
       expect(await stopService(svc)).toBe(0);
     }
   }, 180_000);
+});
+
+describe('the response backlog of one connection (in process)', () => {
+  it('GIVEN a client that never reads THEN its 53rd BatchIds(10000) is refused before issuing while another client is served', async () => {
+    const t = await startTestServer();
+    const slow = zeroWindowClient(t.server.grpcPort);
+    try {
+      const generated = async () =>
+        metricValue(await t.server.metrics.registry.metrics(), 'snowflake_ids_generated_total');
+      for (let i = 0; i < 60; i++) slow.batchIds(10_000);
+      for (let i = 0; i < 500 && slow.outcomes.accepted + slow.outcomes.backlogFull < 60; i++)
+        await sleep(20);
+      // 4 MiB per connection holds 52 answers of 80,009 bytes; the other 8 are refused.
+      expect(slow.outcomes).toEqual({ accepted: 52, backlogFull: 8, other: 0 });
+      expect(await generated()).toBe(52 * 10_000);
+      const text = await t.server.metrics.registry.metrics();
+      expect(metricValue(text, 'snowflake_grpc_response_backlog_bytes')).toBe(52 * 80_009);
+      const r = await unaryCall<BatchIdsResponse__Output>(t.client, 'BatchIds', { count: 10_000 });
+      expect(r.ok ? r.value.ids.length : r.error.details).toBe(10_000);
+    } finally {
+      slow.close();
+      await t.close();
+    }
+  });
+
+  it('GIVEN the refusal THEN its status is RESOURCE_EXHAUSTED with the stable code and what to do', async () => {
+    const t = await startTestServer({ SNOWFLAKE_GRPC_BACKLOG_MIB: '1' });
+    const slow = zeroWindowClient(t.server.grpcPort);
+    try {
+      for (let i = 0; i < 14; i++) slow.batchIds(10_000);
+      for (let i = 0; i < 500 && slow.outcomes.accepted + slow.outcomes.backlogFull < 14; i++)
+        await sleep(20);
+      expect(slow.outcomes).toEqual({ accepted: 13, backlogFull: 1, other: 0 });
+      expect(decodeURIComponent(String(slow.lastRefusal?.['grpc-message']))).toBe(
+        'RESPONSE_BACKLOG_FULL: this connection already holds 1040117 bytes of answers its client has not ' +
+          'read; 80009 more would exceed 1048576 (SNOWFLAKE_GRPC_BACKLOG_MIB); read the answers, or retry later ' +
+          'or on another instance',
+      );
+      expect(slow.lastRefusal?.['grpc-status']).toBe(String(grpc.status.RESOURCE_EXHAUSTED));
+    } finally {
+      slow.close();
+      await t.close();
+    }
+  });
+});
+
+describe('the gRPC listener', () => {
+  it('GIVEN SNOWFLAKE_GRPC_ADDR=[::1]:0 THEN it serves IDs and health over IPv6, counting the connection', async () => {
+    const t = await startTestServer({ SNOWFLAKE_GRPC_ADDR: '[::1]:0' });
+    const address = `[::1]:${t.server.grpcPort}`;
+    const client = new (snowflakeProto().IdGenerator)(address, grpc.credentials.createInsecure());
+    const proto = grpc.loadPackageDefinition(packageDefinition()) as unknown as {
+      grpc: { health: { v1: { Health: typeof grpc.Client } } };
+    };
+    const health = new proto.grpc.health.v1.Health(address, grpc.credentials.createInsecure());
+    try {
+      const r = await unaryCall<NextIdResponse__Output>(client, 'NextId', {});
+      expect(r.ok).toBe(true);
+      const h = await unaryCall<{ status: string }>(health, 'Check', { service: '' });
+      expect(h.ok ? h.value.status : h.error.details).toBe('SERVING');
+      const text = await t.server.metrics.registry.metrics();
+      // grpc-js shares one connection (subchannel) between the two clients of the same target.
+      expect(metricValue(text, 'snowflake_connections{listener="grpc"}')).toBe(1);
+    } finally {
+      client.close();
+      health.close();
+      await t.close();
+    }
+  });
 });
 
 describe('SIGTERM waits for calls, not for connections', () => {
