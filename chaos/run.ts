@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as prettier from 'prettier';
 import { MAIN_JS, ROOT } from '../bench/lib/paths';
+import { runIdleConnections, type IdleConnectionsReport } from './idle-connections';
 import { runLoad, type LoadReport } from './load';
 import { LIBFAKETIME, runChaos, type ChaosReport } from './scenario';
 
@@ -104,6 +105,7 @@ async function main(): Promise<number> {
   );
   let chaos: ChaosReport | undefined;
   let load: LoadReport | undefined;
+  let idle: IdleConnectionsReport | undefined;
   const violations: string[] = [];
   try {
     if (flags.only !== 'load') {
@@ -128,6 +130,11 @@ async function main(): Promise<number> {
       });
       violations.push(...load.violations.map((v) => `load: ${v}`));
     }
+    if (flags.only === undefined) {
+      process.stdout.write('[chaos] idle connections: 300 per port and wave at 256 open files for 20 s\n');
+      idle = await runIdleConnections({ seconds: 20, connections: 300, workDir });
+      violations.push(...idle.violations.map((v) => `idle connections: ${v}`));
+    }
   } catch (err) {
     violations.push(`run aborted: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -139,6 +146,7 @@ async function main(): Promise<number> {
     violations,
     ...(chaos !== undefined && { chaos: summarizeChaos(chaos) }),
     ...(load !== undefined && { load }),
+    ...(idle !== undefined && { idleConnections: idle }),
   };
   const resultsDir = path.join(ROOT, 'chaos/results');
   fs.mkdirSync(resultsDir, { recursive: true });
