@@ -53,11 +53,11 @@ export interface RunningServer {
    */
   readonly ready: Promise<void>;
   /**
-   * Graceful shutdown: health → NOT_SERVING, stop accepting connections, GOAWAY on every connection;
-   * connections without a unary call in flight are closed at once, the others when their last call
-   * ends, and the stop goes on as soon as no call is in flight (idle clients never hold it up). Calls
-   * still running after config.shutdownTimeoutMs are cut: `forced` is then true and `cutCalls` says how
-   * many. Streaming calls (health Watch, reflection) are closed with their connection, never waited for.
+   * Graceful shutdown that waits for calls, not connections: health → NOT_SERVING, stop accepting
+   * connections, GOAWAY on every one; connections that never carried a call are closed at once,
+   * streaming calls (health Watch, reflection: they never end by themselves) are ended with UNAVAILABLE
+   * (SHUTTING_DOWN), and the other connections close as their last answer is sent. Unary calls still
+   * running after config.shutdownTimeoutMs are cut: `forced` is then true and `cutCalls` says how many.
    * Then /metrics closes. Safe to call more than once (later calls return the first one's promise).
    */
   stop(): Promise<{ forced: boolean; cutCalls: number }>;

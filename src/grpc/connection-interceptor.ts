@@ -128,7 +128,7 @@ class TrackedCall extends grpc.ServerInterceptingCall implements CallListener {
 
 /**
  * The server interceptor that tracks every call in `table`; `sizers` maps method paths (e.g.
- * `/snowflake.v1.IdGenerator/BatchIds`) to the size of their response, for the queued-bytes budget.
+ * `/snowflake.v1.IdGenerator/BatchIds`) to the size of their response, for the response backlog budget.
  */
 export function connectionInterceptor(
   table: ConnectionTable,

@@ -46,7 +46,7 @@ interface Malformed {
  * The `snowflake.v1.IdGenerator` service: its definition (proto-loader's, with two changes: request
  * bytes that fail to decode become INVALID_ARGUMENT instead of grpc-js's INTERNAL, and the NextId and
  * BatchIds responses are encoded by hand), its handlers, and the response size of its one method whose
- * answers can be large (BatchIds, by method path), for the queued-bytes budget.
+ * answers can be large (BatchIds, by method path), for the response backlog budget.
  */
 export function idGeneratorService(deps: IdGeneratorDeps): {
   definition: grpc.ServiceDefinition;

@@ -19,6 +19,7 @@ const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 
 /** Where and how many: see {@link startMetricsServer}. */
 export interface MetricsServerOptions {
+  /** Address to listen on (an IPv6 one without brackets). */
   readonly host: string;
   /** TCP port; 0 = any free port. */
   readonly port: number;
