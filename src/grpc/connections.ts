@@ -44,7 +44,7 @@ export const DRAIN_FLUSH_GRACE_MS = 1_000;
 /**
  * The gRPC port's open connections, keyed by the peer's address and port (what a call reports as its
  * connection), with their in-flight calls and queued response bytes. It admits connections up to the
- * cap, keeps the queued-bytes budgets, and drains them for a graceful stop.
+ * cap, keeps the response backlog budgets, and drains them for a graceful stop.
  */
 export class ConnectionTable {
   private readonly byPeer = new Map<string, Connection>();
