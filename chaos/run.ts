@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import * as prettier from 'prettier';
 import { MAIN_JS, ROOT } from '../bench/lib/paths';
 import { STRACE } from '../test/helpers/freeze-at-write';
+import { runIdleConnections, type IdleConnectionsReport } from './idle-connections';
 import { runLoad, type LoadReport } from './load';
 import { runLockRace, type LockRaceReport } from './lock-race';
 import { LIBFAKETIME, runChaos, type ChaosReport } from './scenario';
@@ -13,7 +14,7 @@ const USAGE = `Usage: npm run chaos -- [flags]    (npm run load = --only=load)
   --static             fixed distinct SNOWFLAKE_WORKER_ID per instance instead of etcd leases
   --seconds N          length of the chaos client phase (default 60)
   --load-seconds N     length of the 200-client load phase (default 60)
-  --only PHASE         run one phase: chaos, load or lock
+  --only PHASE         run one phase: lock, chaos, load or idle
   --lock-trials N      two servers racing for one state dir, at most N times in ≤ 25 s (default 10)
   --client-rate N      IDs per second each chaos client asks for at most (default 25000)
   --load-clients N     concurrent load clients (default 200, over 4 processes)
@@ -27,7 +28,7 @@ interface Flags {
   mode: 'etcd' | 'static';
   seconds: number;
   loadSeconds: number;
-  only: 'chaos' | 'load' | 'lock' | undefined;
+  only: 'chaos' | 'load' | 'lock' | 'idle' | undefined;
   lockTrials: number;
   clientRate: number;
   loadClients: number;
@@ -70,8 +71,8 @@ function parseFlags(argv: readonly string[]): Flags {
     else if (name === '--keep') flags.keep = true;
     else if (name === '--only') {
       const v = value();
-      if (v !== 'chaos' && v !== 'load' && v !== 'lock')
-        throw new UsageError(`--only must be chaos, load or lock, not ${v}`);
+      if (v !== 'chaos' && v !== 'load' && v !== 'lock' && v !== 'idle')
+        throw new UsageError(`--only must be lock, chaos, load or idle, not ${v}`);
       flags.only = v;
     } else if (name in numeric) {
       const v = value();
@@ -114,6 +115,7 @@ async function main(): Promise<number> {
   let chaos: ChaosReport | undefined;
   let load: LoadReport | undefined;
   let lock: LockRaceReport | undefined;
+  let idle: IdleConnectionsReport | undefined;
   const violations: string[] = [];
   try {
     if ((flags.only ?? 'lock') === 'lock') {
@@ -145,6 +147,11 @@ async function main(): Promise<number> {
       });
       violations.push(...load.violations.map((v) => `load: ${v}`));
     }
+    if ((flags.only ?? 'idle') === 'idle') {
+      process.stdout.write('[chaos] idle connections: 300 per port and wave at 256 open files for 20 s\n');
+      idle = await runIdleConnections({ seconds: 20, connections: 300, workDir });
+      violations.push(...idle.violations.map((v) => `idle connections: ${v}`));
+    }
   } catch (err) {
     violations.push(`run aborted: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -157,6 +164,7 @@ async function main(): Promise<number> {
     ...(chaos !== undefined && { chaos: summarizeChaos(chaos) }),
     ...(load !== undefined && { load }),
     ...(lock !== undefined && { lock }),
+    ...(idle !== undefined && { idleConnections: idle }),
   };
   const resultsDir = path.join(ROOT, 'chaos/results');
   fs.mkdirSync(resultsDir, { recursive: true });

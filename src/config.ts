@@ -27,6 +27,14 @@ export const DEFAULT_TLS_RELOAD_INTERVAL_MS = 10_000;
 /** Largest SNOWFLAKE_MAX_BATCH_SIZE accepted. */
 export const MAX_BATCH_SIZE_LIMIT = 100_000;
 
+/** Largest SNOWFLAKE_GRPC_BACKLOG_MIB accepted: 1 GiB. */
+export const MAX_BACKLOG_MIB = 1024;
+
+/** Largest SNOWFLAKE_GRPC_TOTAL_BACKLOG_MIB accepted: 16 GiB. */
+export const MAX_TOTAL_BACKLOG_MIB = 16_384;
+
+const MIB = 2 ** 20;
+
 /** pino log levels accepted by SNOWFLAKE_LOG_LEVEL. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -58,6 +66,10 @@ export interface Config {
   readonly tls?: TlsConfig;
   /** Largest BatchIds count accepted; 1…100,000. */
   readonly maxBatchSize: number;
+  /** What gRPC clients may hold of this process: connections, streams, response backlog. */
+  readonly grpcLimits: GrpcLimits;
+  /** Most /metrics connections open at once, 1…10,000; more are closed as soon as they are accepted. */
+  readonly metricsMaxConnections: number;
   /** Longest clock step backwards that is waited out instead of refused, in ms; 0…10,000. */
   readonly maxClockBackwardsMs: number;
   /** pino log level. */
@@ -72,6 +84,29 @@ export interface Config {
   readonly reservationMs: number;
   /** Longest the service waits at start for the clock to pass the persisted reservation, in ms; 0…3,600,000. */
   readonly maxStartupWaitMs: number;
+}
+
+/**
+ * Resource limits of the gRPC port (SNOWFLAKE_GRPC_*), so that no client, however slow or numerous, can
+ * take the descriptors or the memory that the state file and the other clients need.
+ */
+export interface GrpcLimits {
+  /** Most connections open at once, 1…1,000,000; more are closed as soon as they are accepted. */
+  readonly maxConnections: number;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: most calls open at once on one connection, 1…100,000. */
+  readonly maxConcurrentStreams: number;
+  /**
+   * A connection's response backlog: most BatchIds answer bytes it may have waiting (answered, but not
+   * yet taken by its HTTP/2 flow-control window), 1 MiB…1 GiB (1 MiB exceeds the largest answer, 100,000
+   * IDs); a BatchIds that would exceed it is refused with RESOURCE_EXHAUSTED (RESPONSE_BACKLOG_FULL).
+   */
+  readonly maxBacklogBytesPerConnection: number;
+  /**
+   * The same bound over all connections together, from maxBacklogBytesPerConnection to 16 GiB; a
+   * connection may still fill its share (maxBacklogBytes ÷ maxConnections) when the total is reached,
+   * so the backlog stays below twice this.
+   */
+  readonly maxBacklogBytes: number;
 }
 
 /** How to reach etcd for worker-ID leases (SNOWFLAKE_ETCD_*). */
@@ -393,6 +428,50 @@ const VARIABLES = {
     },
     schema: integer(1, 600_000),
   },
+  SNOWFLAKE_GRPC_MAX_CONNECTIONS: {
+    doc: {
+      defaultValue: '512',
+      allowed: '1 to 1000000; with SNOWFLAKE_METRICS_MAX_CONNECTIONS at most the open-file limit − 64',
+      description:
+        'most gRPC connections open at once; more are closed as soon as they are accepted, so that descriptors remain for the state file',
+    },
+    schema: integer(1, 1_000_000),
+  },
+  SNOWFLAKE_GRPC_MAX_STREAMS: {
+    doc: {
+      defaultValue: '100',
+      allowed: '1 to 100000',
+      description: 'most calls open at once on one gRPC connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS)',
+    },
+    schema: integer(1, 100_000),
+  },
+  SNOWFLAKE_GRPC_BACKLOG_MIB: {
+    doc: {
+      defaultValue: '4',
+      allowed: `1 to ${MAX_BACKLOG_MIB}`,
+      description:
+        'MiB of BatchIds answers one gRPC connection may have waiting because its client does not read them; a BatchIds beyond that is refused (RESOURCE_EXHAUSTED, RESPONSE_BACKLOG_FULL) before any ID is issued',
+    },
+    schema: integer(1, MAX_BACKLOG_MIB),
+  },
+  SNOWFLAKE_GRPC_TOTAL_BACKLOG_MIB: {
+    doc: {
+      defaultValue: '64',
+      allowed: `SNOWFLAKE_GRPC_BACKLOG_MIB to ${MAX_TOTAL_BACKLOG_MIB}`,
+      description:
+        'the same over all gRPC connections; a connection may still fill its share (this ÷ SNOWFLAKE_GRPC_MAX_CONNECTIONS), so that many slow connections cannot starve one that reads; the total stays below twice this',
+    },
+    schema: integer(1, MAX_TOTAL_BACKLOG_MIB),
+  },
+  SNOWFLAKE_METRICS_MAX_CONNECTIONS: {
+    doc: {
+      defaultValue: '16',
+      allowed: '1 to 10000',
+      description:
+        'most /metrics connections open at once; more are closed as soon as they are accepted (idle ones close after 5 s, silent ones after 10 s)',
+    },
+    schema: integer(1, 10_000),
+  },
   SNOWFLAKE_MAX_CLOCK_SKEW_MS: {
     doc: {
       defaultValue: '1000',
@@ -536,6 +615,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
       );
     }
   }
+  if (values.SNOWFLAKE_GRPC_TOTAL_BACKLOG_MIB < values.SNOWFLAKE_GRPC_BACKLOG_MIB) {
+    problems.push(
+      `SNOWFLAKE_GRPC_TOTAL_BACKLOG_MIB=${JSON.stringify(env.SNOWFLAKE_GRPC_TOTAL_BACKLOG_MIB)}: must be at least ` +
+        `SNOWFLAKE_GRPC_BACKLOG_MIB (${values.SNOWFLAKE_GRPC_BACKLOG_MIB})`,
+    );
+  }
   if (problems.length > 0) throw configError(problems);
 
   const workerIdDefaulted =
@@ -551,6 +636,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
       ...(etcd !== undefined && { etcd }),
       ...(tls !== undefined && { tls }),
       maxBatchSize: values.SNOWFLAKE_MAX_BATCH_SIZE,
+      grpcLimits: {
+        maxConnections: values.SNOWFLAKE_GRPC_MAX_CONNECTIONS,
+        maxConcurrentStreams: values.SNOWFLAKE_GRPC_MAX_STREAMS,
+        maxBacklogBytesPerConnection: values.SNOWFLAKE_GRPC_BACKLOG_MIB * MIB,
+        maxBacklogBytes: values.SNOWFLAKE_GRPC_TOTAL_BACKLOG_MIB * MIB,
+      },
+      metricsMaxConnections: values.SNOWFLAKE_METRICS_MAX_CONNECTIONS,
       maxClockBackwardsMs: values.SNOWFLAKE_MAX_CLOCK_BACKWARDS_MS,
       logLevel: values.SNOWFLAKE_LOG_LEVEL,
       shutdownTimeoutMs: values.SNOWFLAKE_SHUTDOWN_TIMEOUT_MS,

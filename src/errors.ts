@@ -27,7 +27,8 @@ export type ErrorCode =
   | 'STATE_DIR_UNUSABLE'
   | 'WORKER_IDS_EXHAUSTED'
   | 'WORKER_LEASE_LOST'
-  | 'COORDINATION_FAILED';
+  | 'COORDINATION_FAILED'
+  | 'RESPONSE_BACKLOG_FULL';
 
 /** Base class of every error this service raises on purpose; `code` is stable, `message` is for humans. */
 export class SnowflakeError extends Error {
@@ -181,6 +182,16 @@ export class StateDirError extends SnowflakeError {
   }
 }
 
+/**
+ * A BatchIds refused before any ID was issued because the responses its connection (or all connections
+ * together) has queued, unread by the client, already fill the configured budget.
+ */
+export class ResponseBacklogFullError extends SnowflakeError {
+  constructor(message: string) {
+    super('RESPONSE_BACKLOG_FULL', message);
+  }
+}
+
 const GRPC_STATUS: Record<ErrorCode, status> = {
   INVALID_LAYOUT: status.FAILED_PRECONDITION,
   INVALID_CONFIG: status.FAILED_PRECONDITION,
@@ -200,6 +211,7 @@ const GRPC_STATUS: Record<ErrorCode, status> = {
   WORKER_IDS_EXHAUSTED: status.UNAVAILABLE,
   WORKER_LEASE_LOST: status.UNAVAILABLE,
   COORDINATION_FAILED: status.UNAVAILABLE,
+  RESPONSE_BACKLOG_FULL: status.RESOURCE_EXHAUSTED,
 };
 
 /** A gRPC error status for the wire. */

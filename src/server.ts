@@ -5,10 +5,14 @@ import { splitAddress, type Config } from './config';
 import { IdCodec } from './core/codec';
 import { layoutEndMs } from './core/layout';
 import { TimeBase, type ClockSources, type SkewAction } from './core/time-base';
+import { checkDescriptorBudget, openFileLimit } from './descriptor-budget';
 import { SnowflakeError } from './errors';
+import { connectionInterceptor } from './grpc/connection-interceptor';
+import { ConnectionTable } from './grpc/connections';
 import { createHealth } from './grpc/health';
 import { idGeneratorService } from './grpc/id-generator-service';
 import { errorInfoDefinition } from './grpc/error-details';
+import { listenGrpc, type GrpcListener } from './grpc/listener';
 import { packageDefinition } from './grpc/proto';
 import { strictDescriptors } from './grpc/strict-descriptors';
 import { grpcServerCredentials } from './grpc/tls';
@@ -58,11 +62,14 @@ export interface RunningServer {
    */
   readonly ready: Promise<void>;
   /**
-   * Graceful shutdown: health → NOT_SERVING, stop accepting calls, let in-flight calls finish, close
-   * /metrics. Calls still running after config.shutdownTimeoutMs are cut; `forced` then is true.
-   * Safe to call more than once (later calls return the first one's promise).
+   * Graceful shutdown that waits for calls, not connections: health → NOT_SERVING, stop accepting
+   * connections, GOAWAY on every one; connections that never carried a call are closed at once,
+   * streaming calls (health Watch, reflection: they never end by themselves) are ended with UNAVAILABLE
+   * (SHUTTING_DOWN), and the other connections close as their last answer is sent. Unary calls still
+   * running after config.shutdownTimeoutMs are cut: `forced` is then true and `cutCalls` says how many.
+   * Then /metrics closes. Safe to call more than once (later calls return the first one's promise).
    */
-  stop(): Promise<{ forced: boolean }>;
+  stop(): Promise<{ forced: boolean; cutCalls: number }>;
 }
 
 /** How often the skew, the lease, the reservation and health are re-checked, in ms. */
@@ -86,6 +93,7 @@ const RECLAIM_BACKOFF_MS = { first: 500, max: 10_000 } as const;
  * it rejects, it has released what it held (ports, the state-dir lock, the etcd lease).
  */
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
+  checkDescriptorBudget(config, openFileLimit());
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
   // Before the lock and the worker-ID claim: bad TLS files stop the boot before anything is held.
@@ -263,36 +271,57 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   });
   const grpcMetrics = grpcServerMetrics(metrics);
   grpcMetrics.initialize(Object.values(service.definition));
+  const connections = new ConnectionTable({
+    maxConnections: config.grpcLimits.maxConnections,
+    maxBacklogBytesPerConnection: config.grpcLimits.maxBacklogBytesPerConnection,
+    maxBacklogBytes: config.grpcLimits.maxBacklogBytes,
+  });
+  metrics.watchListener('grpc', connections);
+  metrics.watchResponseBacklogBytes(() => connections.backlogBytes);
 
-  const server = new grpc.Server({ interceptors: [grpcMetrics.interceptor] });
+  const server = new grpc.Server({
+    // The metrics interceptor comes first so that it also counts the refusals of the second.
+    interceptors: [grpcMetrics.interceptor, connectionInterceptor(connections, service.responseSizers)],
+    'grpc.max_concurrent_streams': config.grpcLimits.maxConcurrentStreams,
+  });
   server.addService(service.definition, service.implementation);
   health.addToServer(server);
   new ReflectionService(strictDescriptors({ ...packageDefinition(), ...errorInfoDefinition() })).addToServer(
     server,
   );
 
-  const closeOnStartFailure = async (err: unknown): Promise<never> => {
+  const closeOnStartFailure = async (err: unknown, listener?: GrpcListener): Promise<never> => {
     stopping = true;
     clearInterval(housekeeping);
+    listener?.close();
     server.forceShutdown();
+    connections.destroyAll();
     session.close();
     await session.claim.release();
     lock.release();
     throw err;
   };
-  const grpcPort = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(config.grpcAddr, credentials, (err, port) => {
-      if (err === null) resolve(port);
-      else reject(new Error(`cannot listen on SNOWFLAKE_GRPC_ADDR=${config.grpcAddr}: ${err.message}`));
-    });
-  }).catch(closeOnStartFailure);
-  const metricsAddr = splitAddress(config.metricsAddr);
-  const metricsServer = await startMetricsServer(metrics.registry, metricsAddr.host, metricsAddr.port).catch(
+  const grpcAddr = splitAddress(config.grpcAddr);
+  const grpcListener = await listenGrpc(server, credentials, grpcAddr.host, grpcAddr.port, connections).catch(
     (err: unknown) =>
       closeOnStartFailure(
-        new Error(`cannot listen on SNOWFLAKE_METRICS_ADDR=${config.metricsAddr}: ${String(err)}`),
+        new Error(
+          `cannot listen on SNOWFLAKE_GRPC_ADDR=${config.grpcAddr}: ${err instanceof Error ? err.message : String(err)}`,
+        ),
       ),
   );
+  const grpcPort = grpcListener.port;
+  const metricsAddr = splitAddress(config.metricsAddr);
+  const metricsServer = await startMetricsServer(metrics.registry, {
+    ...metricsAddr,
+    maxConnections: config.metricsMaxConnections,
+  }).catch((err: unknown) =>
+    closeOnStartFailure(
+      new Error(`cannot listen on SNOWFLAKE_METRICS_ADDR=${config.metricsAddr}: ${String(err)}`),
+      grpcListener,
+    ),
+  );
+  metrics.watchListener('metrics', metricsServer);
   const first = session;
   logger.info(
     {
@@ -301,7 +330,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       datacenterId: first.claim.node.datacenterId,
       workerId: first.claim.node.workerId,
       workerIdSource: config.workerIdSource,
-      grpcAddr: `${splitAddress(config.grpcAddr).host}:${grpcPort}`,
+      grpcAddr: `${grpcAddr.host}:${grpcPort}`,
       metricsAddr: `${metricsAddr.host}:${metricsServer.port}`,
       maxBatchSize: config.maxBatchSize,
       stateFile: first.stateFile.path,
@@ -322,25 +351,24 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   })();
   ready.catch(() => undefined);
 
-  let stopped: Promise<{ forced: boolean }> | undefined;
-  const stop = async (): Promise<{ forced: boolean }> => {
+  let stopped: Promise<{ forced: boolean; cutCalls: number }> | undefined;
+  const stop = async (): Promise<{ forced: boolean; cutCalls: number }> => {
     stopping = true;
     wakeReclaim?.();
     reclaimAbort.abort();
     setRefusing('draining', true);
     health.stopping();
     clearInterval(housekeeping);
-    logger.info({ timeoutMs: config.shutdownTimeoutMs }, 'shutting down: draining in-flight calls');
-    const forced = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        server.forceShutdown();
-        resolve(true);
-      }, config.shutdownTimeoutMs);
-      server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve(false);
-      });
-    });
+    logger.info(
+      { timeoutMs: config.shutdownTimeoutMs, inFlightCalls: connections.inFlight },
+      'shutting down: draining in-flight calls',
+    );
+    grpcListener.close();
+    // Sends GOAWAY on every connection; the connections themselves are closed by drain().
+    server.tryShutdown(() => undefined);
+    const cutCalls = await connections.drain(config.shutdownTimeoutMs);
+    server.forceShutdown();
+    connections.destroyAll();
     await reclaiming;
     const last = session;
     const wasActive = last.active;
@@ -351,9 +379,13 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     await last.claim.release();
     lock.release();
     await metricsServer.close();
-    if (forced) logger.warn('shutdown timeout reached: in-flight calls were cut');
+    if (cutCalls > 0)
+      logger.warn(
+        { cutCalls, timeoutMs: config.shutdownTimeoutMs },
+        `shutdown timeout reached: ${cutCalls} in-flight call${cutCalls === 1 ? ' was' : 's were'} cut`,
+      );
     logger.info('stopped');
-    return { forced };
+    return { forced: cutCalls > 0, cutCalls };
   };
 
   return {

@@ -11,7 +11,8 @@ import {
  * Stable machine-readable codes of {@link IdClientError}. Never renamed: callers match on them.
  *
  * - `ALL_SERVERS_UNAVAILABLE`: every attempt failed with UNAVAILABLE (connection refused or unreachable,
- *   or the server refuses to issue IDs) or timed out, until the attempts or the call deadline ran out.
+ *   or the server refuses to issue IDs), RESOURCE_EXHAUSTED `RESPONSE_BACKLOG_FULL` (the server holds too
+ *   many unread answers) or timed out, until the attempts or the call deadline ran out.
  * - `DEADLINE_EXCEEDED`: as above, but every attempt timed out (no server refused: they hang).
  * - `INVALID_ARGUMENT`: the request broke a documented limit, checked locally or by the server
  *   (`serverCode` then says which, e.g. `BATCH_SIZE_OUT_OF_RANGE`); never retried.

@@ -7,7 +7,8 @@ import type { BatchIdsRequest__Output } from '../generated/snowflake/v1/BatchIds
 import type { DecodeIdRequest__Output } from '../generated/snowflake/v1/DecodeIdRequest';
 import type { DecodeIdResponse } from '../generated/snowflake/v1/DecodeIdResponse';
 import type { GetInfoResponse } from '../generated/snowflake/v1/GetInfoResponse';
-import { encodeNextIdResponse, packedIdsMessage, preEncoded } from './packed-ids';
+import type { ResponseSizer } from './connection-interceptor';
+import { batchIdsResponseBytes, encodeNextIdResponse, packedIdsMessage, preEncoded } from './packed-ids';
 import { snowflakeProto } from './proto';
 
 /** What the IdGenerator handlers need. */
@@ -44,11 +45,13 @@ interface Malformed {
 /**
  * The `snowflake.v1.IdGenerator` service: its definition (proto-loader's, with two changes: request
  * bytes that fail to decode become INVALID_ARGUMENT instead of grpc-js's INTERNAL, and the NextId and
- * BatchIds responses are encoded by hand) and its handlers.
+ * BatchIds responses are encoded by hand), its handlers, and the response size of its one method whose
+ * answers can be large (BatchIds, by method path), for the response backlog budget.
  */
 export function idGeneratorService(deps: IdGeneratorDeps): {
   definition: grpc.ServiceDefinition;
   implementation: grpc.UntypedServiceImplementation;
+  responseSizers: ReadonlyMap<string, ResponseSizer>;
 } {
   const { issuer, codec, node, maxBatchSize, logger } = deps;
   const { layout } = codec;
@@ -139,7 +142,13 @@ export function idGeneratorService(deps: IdGeneratorDeps): {
       },
     ]),
   );
-  return { definition, implementation };
+  const batchIdsBytes: ResponseSizer = (request) => {
+    if (isMalformed(request)) return undefined;
+    const { count } = request as BatchIdsRequest__Output;
+    return count >= 1 && count <= maxBatchSize ? batchIdsResponseBytes(count) : undefined;
+  };
+  const batchIds = definition.BatchIds as grpc.MethodDefinition<unknown, unknown>;
+  return { definition, implementation, responseSizers: new Map([[batchIds.path, batchIdsBytes]]) };
 }
 
 function tolerant(deserialize: grpc.deserialize<unknown>): grpc.deserialize<unknown> {

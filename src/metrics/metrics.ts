@@ -13,6 +13,17 @@ export interface GrpcCallCounts {
   handled(): Iterable<readonly [LabelValues<GrpcLabelName | 'grpc_code'>, number]>;
 }
 
+/** The two ports whose connections are counted: gRPC and /metrics (the `listener` label). */
+export type ListenerName = 'grpc' | 'metrics';
+
+/** What snowflake_connections and snowflake_connections_rejected_total read for one port at scrape time. */
+export interface ListenerStats {
+  /** Connections open now. */
+  readonly openConnections: number;
+  /** Connections closed at once because the port's cap was reached, since start. */
+  readonly rejectedConnections: number;
+}
+
 /** Every metric the service exports, in one private {@link Registry} (never prom-client's global one). */
 export interface Metrics {
   readonly registry: Registry;
@@ -50,6 +61,16 @@ export interface Metrics {
   readonly useGrpcCallCounts: (counts: GrpcCallCounts) => void;
   /** grpc_server_handling_seconds: RPC latency from start to status, in seconds. */
   readonly grpcHandlingSeconds: Histogram<GrpcLabelName>;
+  /**
+   * Sets where snowflake_connections{listener} and snowflake_connections_rejected_total{listener} read
+   * one port's counts at scrape time; a port appears once it is watched.
+   */
+  readonly watchListener: (listener: ListenerName, stats: ListenerStats) => void;
+  /**
+   * Sets where snowflake_grpc_response_backlog_bytes reads the BatchIds response bytes queued for
+   * clients that have not read them yet (0 until set).
+   */
+  readonly watchResponseBacklogBytes: (read: () => number) => void;
 }
 
 /** Latency buckets in seconds: 50 µs … 5 s, dense where ID calls land. */
@@ -92,6 +113,35 @@ export function createMetrics(): Metrics {
     collect() {
       this.reset();
       for (const [labels, count] of grpcCounts?.handled() ?? []) this.inc(labels, count);
+    },
+  });
+  const listeners = new Map<ListenerName, ListenerStats>();
+  new Gauge({
+    name: 'snowflake_connections',
+    help: 'Connections open now, by port (grpc, metrics).',
+    labelNames: ['listener'],
+    registers,
+    collect() {
+      for (const [listener, stats] of listeners) this.set({ listener }, stats.openConnections);
+    },
+  });
+  new Counter({
+    name: 'snowflake_connections_rejected_total',
+    help: "Connections closed as soon as they were accepted because the port's connection cap was reached.",
+    labelNames: ['listener'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [listener, stats] of listeners) this.inc({ listener }, stats.rejectedConnections);
+    },
+  });
+  let readBacklogBytes = () => 0;
+  new Gauge({
+    name: 'snowflake_grpc_response_backlog_bytes',
+    help: 'BatchIds response bytes answered but not yet taken by the clients (HTTP/2 flow control), over all connections.',
+    registers,
+    collect() {
+      this.set(readBacklogBytes());
     },
   });
   return {
@@ -168,6 +218,12 @@ export function createMetrics(): Metrics {
       buckets: HANDLING_SECONDS_BUCKETS,
       registers,
     }),
+    watchListener(listener, stats) {
+      listeners.set(listener, stats);
+    },
+    watchResponseBacklogBytes(read) {
+      readBacklogBytes = read;
+    },
   };
 }
 

@@ -385,11 +385,15 @@ describe('graceful stop', () => {
       SNOWFLAKE_SEQUENCE_BITS: '0',
     });
     const inFlight = unaryCall<BatchIdsResponse__Output>(t.client, 'BatchIds', { count: 5 });
-    await new Promise((r) => setTimeout(r, 50));
+    const started =
+      'grpc_server_started_total{grpc_service="snowflake.v1.IdGenerator",grpc_method="BatchIds",grpc_type="unary"}';
+    for (let i = 0; i < 500 && metricValue(await t.server.metrics.registry.metrics(), started) < 1; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const stopped = t.server.stop();
     const r = await inFlight;
     expect(r.ok ? r.value.ids.length : r.error.details).toBe(5);
-    expect(await stopped).toEqual({ forced: false });
+    expect(await stopped).toEqual({ forced: false, cutCalls: 0 });
     const after = await unaryCall(
       idGeneratorClient(t.server.grpcPort),
       'NextId',
@@ -399,4 +403,35 @@ describe('graceful stop', () => {
     expect(after.ok).toBe(false);
     await t.close();
   });
+
+  it('ends health Watch streams with UNAVAILABLE (SHUTTING_DOWN) instead of waiting for them', async () => {
+    const t = await startTestServer({ SNOWFLAKE_SHUTDOWN_TIMEOUT_MS: '60000' });
+    const proto = grpc.loadPackageDefinition(packageDefinition()) as unknown as {
+      grpc: { health: { v1: { Health: typeof grpc.Client } } };
+    };
+    const health = new proto.grpc.health.v1.Health(
+      `127.0.0.1:${t.server.grpcPort}`,
+      grpc.credentials.createInsecure(),
+    );
+    const watch = (
+      health as unknown as { Watch(req: object): grpc.ClientReadableStream<{ status: string }> }
+    ).Watch({ service: '' });
+    const statuses: string[] = [];
+    const ended = new Promise<grpc.StatusObject>((resolve) => {
+      watch.on('data', (m: { status: string }) => statuses.push(m.status));
+      watch.on('error', () => undefined);
+      watch.on('status', resolve);
+    });
+    for (let i = 0; i < 500 && statuses.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(statuses).toEqual(['SERVING']);
+    // The stop must not wait for the endless Watch: SNOWFLAKE_SHUTDOWN_TIMEOUT_MS is a minute.
+    expect(await t.server.stop()).toEqual({ forced: false, cutCalls: 0 });
+    const status = await ended;
+    expect({ code: status.code, errorCode: status.metadata.get(ERROR_CODE_METADATA_KEY) }).toEqual({
+      code: grpc.status.UNAVAILABLE,
+      errorCode: ['SHUTTING_DOWN'],
+    });
+    health.close();
+    await t.close();
+  }, 90_000);
 });

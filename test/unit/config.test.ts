@@ -32,6 +32,13 @@ describe('loadConfig', () => {
         workerIdDefaulted: true,
         workerIdSource: 'static',
         maxBatchSize: 10_000,
+        grpcLimits: {
+          maxConnections: 512,
+          maxConcurrentStreams: 100,
+          maxBacklogBytesPerConnection: 4 * 2 ** 20,
+          maxBacklogBytes: 64 * 2 ** 20,
+        },
+        metricsMaxConnections: 16,
         maxClockBackwardsMs: 10,
         logLevel: 'info',
         shutdownTimeoutMs: 10_000,
@@ -91,6 +98,29 @@ describe('loadConfig', () => {
     ['SNOWFLAKE_EPOCH', '1288834974657', (c) => c.layout.epochMs, 1288834974657, ['-1', '12.5']],
     ['SNOWFLAKE_TIME_UNIT_MS', '1', (c) => c.layout.timeUnitMs, 1, ['0', '86400001', '1.5']],
     ['SNOWFLAKE_MAX_BATCH_SIZE', '100000', (c) => c.maxBatchSize, 100_000, ['0', '100001', '1e5']],
+    ['SNOWFLAKE_GRPC_MAX_CONNECTIONS', '1', (c) => c.grpcLimits.maxConnections, 1, ['0', '1000001', '1e3']],
+    [
+      'SNOWFLAKE_GRPC_MAX_STREAMS',
+      '100000',
+      (c) => c.grpcLimits.maxConcurrentStreams,
+      100_000,
+      ['0', '100001'],
+    ],
+    [
+      'SNOWFLAKE_GRPC_BACKLOG_MIB',
+      '1',
+      (c) => c.grpcLimits.maxBacklogBytesPerConnection,
+      2 ** 20,
+      ['0', '1025', '4M'],
+    ],
+    [
+      'SNOWFLAKE_GRPC_TOTAL_BACKLOG_MIB',
+      '16384',
+      (c) => c.grpcLimits.maxBacklogBytes,
+      2 ** 34,
+      ['3', '16385'],
+    ],
+    ['SNOWFLAKE_METRICS_MAX_CONNECTIONS', '10000', (c) => c.metricsMaxConnections, 10_000, ['0', '10001']],
     ['SNOWFLAKE_MAX_CLOCK_BACKWARDS_MS', '0', (c) => c.maxClockBackwardsMs, 0, ['10001', '-1']],
     ['SNOWFLAKE_LOG_LEVEL', 'debug', (c) => c.logLevel, 'debug', ['verbose', 'INFO', '']],
     ['SNOWFLAKE_SHUTDOWN_TIMEOUT_MS', '500', (c) => c.shutdownTimeoutMs, 500, ['0', '600001', 'soon']],
@@ -517,6 +547,14 @@ describe('SNOWFLAKE_TLS_* (TLS on the gRPC port)', () => {
     ],
   ])('GIVEN %s THEN boot fails naming the variable', (_n, env, message) => {
     expect(errorOf(env)).toMatch(message);
+  });
+});
+
+describe('gRPC response backlog budgets', () => {
+  it('GIVEN a total budget below the per-connection one THEN boot fails naming both', () => {
+    expect(errorOf({ SNOWFLAKE_GRPC_BACKLOG_MIB: '8', SNOWFLAKE_GRPC_TOTAL_BACKLOG_MIB: '7' })).toMatch(
+      /SNOWFLAKE_GRPC_TOTAL_BACKLOG_MIB="7": must be at least SNOWFLAKE_GRPC_BACKLOG_MIB \(8\)/,
+    );
   });
 });
 

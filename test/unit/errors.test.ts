@@ -5,6 +5,7 @@ import {
   ClockMovedBackwardsError,
   InvalidIdError,
   MalformedRequestError,
+  ResponseBacklogFullError,
   ShuttingDownError,
   StateDirError,
   TimeOverflowError,
@@ -38,6 +39,7 @@ describe('toGrpcStatus', () => {
     [new TimeOverflowError('ended'), status.UNAVAILABLE, {}],
     [new ShuttingDownError(), status.UNAVAILABLE, {}],
     [new CancelledError(), status.CANCELLED, {}],
+    [new ResponseBacklogFullError('4 MiB unread'), status.RESOURCE_EXHAUSTED, {}],
     [
       new StateDirError('SNOWFLAKE_STATE_DIR=/proc/x is on a pseudo-filesystem'),
       status.FAILED_PRECONDITION,
