@@ -70,7 +70,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     id: 0,
     instance: 'load',
     note: 'load target',
-    env: { SNOWFLAKE_STATE_DIR: stateDir, SNOWFLAKE_WORKER_ID: '0' },
+    // A 10 s reservation lead: this phase is about 200 clients (no duplicate, bounded memory), not disk
+    // latency. With 200 clients on 2 cores an event-loop turn can take long enough that the state file's
+    // chain of async writes (open, write, fsync, close, rename, fsync of the dir) runs past the 1 s that
+    // the default 2 s lead allows before the keeper (correctly) refuses; the chaos phase covers slow disks.
+    env: { SNOWFLAKE_STATE_DIR: stateDir, SNOWFLAKE_WORKER_ID: '0', SNOWFLAKE_RESERVATION_MS: '10000' },
     logDir: options.workDir,
   });
   const violations: string[] = [];
