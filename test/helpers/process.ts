@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
+import type { Readable } from 'node:stream';
 import { tempStateDir } from './temp-dir';
 
 /** Repository root (where package.json and dist/ live). */
@@ -21,6 +22,20 @@ export interface ServiceProcess {
   readonly exited: Promise<number | string>;
 }
 
+/** Spawns `node dist/main.js` on 127.0.0.1 port 0 (gRPC and metrics, a temporary state dir), `env` on top. */
+function spawnService(env: Record<string, string>): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(process.execPath, [MAIN_JS], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      SNOWFLAKE_GRPC_ADDR: '127.0.0.1:0',
+      SNOWFLAKE_METRICS_ADDR: '127.0.0.1:0',
+      SNOWFLAKE_STATE_DIR: env.SNOWFLAKE_STATE_DIR ?? tempStateDir(),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
 /**
  * Starts `node dist/main.js` on 127.0.0.1 port 0 (gRPC and metrics, a temporary state dir) with `env`
  * on top, and waits (at most `timeoutMs`) for its `serving` log line — or only its start line when
@@ -31,16 +46,7 @@ export function startServiceProcess(
   timeoutMs = 15_000,
   waitForServing = true,
 ): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [MAIN_JS], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      SNOWFLAKE_GRPC_ADDR: '127.0.0.1:0',
-      SNOWFLAKE_METRICS_ADDR: '127.0.0.1:0',
-      SNOWFLAKE_STATE_DIR: env.SNOWFLAKE_STATE_DIR ?? tempStateDir(),
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnService(env);
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
@@ -131,16 +137,7 @@ export interface LaunchedService {
  */
 export function launchService(env: Record<string, string>, killAfterMs: number): LaunchedService {
   const startedAt = performance.now();
-  const child = spawn(process.execPath, [MAIN_JS], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      SNOWFLAKE_GRPC_ADDR: '127.0.0.1:0',
-      SNOWFLAKE_METRICS_ADDR: '127.0.0.1:0',
-      SNOWFLAKE_STATE_DIR: env.SNOWFLAKE_STATE_DIR ?? tempStateDir(),
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnService(env);
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
