@@ -1,11 +1,11 @@
 import * as os from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
-import { GRPCDeadlineExceededError, GRPCUnavailableError } from 'etcd3';
-import { CoordinationError, InvalidConfigError } from '../errors';
+import { InvalidConfigError } from '../errors';
 import type { Metrics } from '../metrics/metrics';
 import { fixedClaim, type WorkerIdClaim } from './claim';
-import { claimEtcdWorkerId } from './etcd-claim';
+import { claimEtcdWorkerIdVia, type EtcdClaimOptions, type EtcdWorkerIdClaim } from './etcd-claim';
+import { isTransientEtcdError, openEtcd3Port, type EtcdConnectionOptions } from './etcd3-adapter';
 
 /** How long claiming keeps retrying while etcd is unreachable, in ms (then the caller gives up). */
 export const CLAIM_RETRY_WINDOW_MS = 30_000;
@@ -13,25 +13,16 @@ export const CLAIM_RETRY_WINDOW_MS = 30_000;
 /** Backoff between claim attempts while etcd is unreachable, in ms: doubled up to the max. */
 const RETRY_BACKOFF_MS = { first: 250, max: 2000 } as const;
 
-/**
- * Certificate and TLS handshake failures, which etcd3 reports as UNAVAILABLE ("No connection
- * established. Last error: … unable to verify the first certificate" / "… alert bad certificate"): a
- * wrong CA, a missing or rejected client certificate, or https against a plain port do not heal by
- * waiting.
- */
-const TLS_FAILURE =
-  /certificate|SSL routines|alert (?:bad|unknown|handshake)|ERR_TLS_|ERR_SSL_|wrong version number/i;
+/** Inputs of {@link claimEtcdWorkerId}: where etcd is, and the claim's own options. */
+export type EtcdWorkerIdOptions = EtcdConnectionOptions & EtcdClaimOptions;
 
 /**
- * True for failures that say nothing about the claim itself — etcd unreachable, or no answer in time —
- * so trying again may succeed. Authentication, permission, TLS/certificate and malformed-data errors
- * are final.
+ * Claims a worker ID in the etcd at `options.endpoints` over a new etcd3 client: see
+ * {@link claimEtcdWorkerIdVia} for the protocol and its errors, and {@link openEtcd3Port} for the
+ * connection's. The client is closed when the claim rejects, is lost or is released.
  */
-export function isTransientEtcdError(err: unknown): boolean {
-  if (!(err instanceof CoordinationError)) return false;
-  const { cause } = err;
-  if (cause === undefined || cause instanceof GRPCDeadlineExceededError) return true;
-  return cause instanceof GRPCUnavailableError && !TLS_FAILURE.test(cause.message);
+export async function claimEtcdWorkerId(options: EtcdWorkerIdOptions): Promise<EtcdWorkerIdClaim> {
+  return claimEtcdWorkerIdVia(await openEtcd3Port(options), options);
 }
 
 /**

@@ -8,7 +8,7 @@ import {
   type ErrorCode,
   type SnowflakeError,
 } from '../../src/errors';
-import { isTransientEtcdError } from '../../src/worker-id/source';
+import { isTransientEtcdError } from '../../src/worker-id/etcd3-adapter';
 
 describe('worker-ID coordination errors', () => {
   it.each<[SnowflakeError, ErrorCode]>([
