@@ -164,13 +164,23 @@ export interface LinkState {
   keepaliveLossUntilMs: number;
   /** Until this true time, each message is dropped with probability {@link FLAKY_DROP}. */
   flakyUntilMs: number;
+  /** Until this true time, each message takes {@link SLOW_DELAY_MS} (a stalled etcd, a congested link). */
+  slowUntilMs: number;
 }
 
 const FLAKY_DROP = 0.3;
 
+/** One-way delay of a message on a slow link, ms: answers come back up to 3 s after the request. */
+const SLOW_DELAY_MS = { min: 100, max: 1500 } as const;
+
 /** A new link with no fault. */
 export function healthyLink(): LinkState {
-  return { partitionedUntilMs: -Infinity, keepaliveLossUntilMs: -Infinity, flakyUntilMs: -Infinity };
+  return {
+    partitionedUntilMs: -Infinity,
+    keepaliveLossUntilMs: -Infinity,
+    flakyUntilMs: -Infinity,
+    slowUntilMs: -Infinity,
+  };
 }
 
 /**
@@ -193,7 +203,10 @@ export function etcdCall<T>(
     loop.now < link.partitionedUntilMs ||
     (keepalive && loop.now < link.keepaliveLossUntilMs) ||
     (loop.now < link.flakyUntilMs && rng.chance(FLAKY_DROP));
-  const delay = (): number => (!world.calm && rng.chance(0.03) ? rng.range(20, 600) : rng.range(0.1, 3));
+  const delay = (): number => {
+    if (loop.now < link.slowUntilMs) return rng.range(SLOW_DELAY_MS.min, SLOW_DELAY_MS.max);
+    return !world.calm && rng.chance(0.03) ? rng.range(20, 600) : rng.range(0.1, 3);
+  };
   return new Promise<T>((resolve, reject) => {
     if (dropped(what === 'LeaseKeepAlive')) {
       count(world.counters, 'event.etcd request lost');
