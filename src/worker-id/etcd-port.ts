@@ -45,13 +45,13 @@ export interface EtcdHolderGuard {
   readonly leaseId: string;
 }
 
-/** Outcome of {@link EtcdPort.readGuarded}. */
+/**
+ * Outcome of {@link EtcdPort.readGuarded}: the key read (undefined when absent) when the guard held, else
+ * the guard key as it is now (undefined when gone).
+ */
 export type EtcdGuardedRead =
-  | { readonly succeeded: true; /** The key read; undefined when absent. */ readonly kv: EtcdKv | undefined }
-  | {
-      readonly succeeded: false;
-      /** The guard key now; undefined when gone. */ readonly guard: EtcdKv | undefined;
-    };
+  | { readonly succeeded: true; readonly kv: EtcdKv | undefined }
+  | { readonly succeeded: false; readonly guard: EtcdKv | undefined };
 
 /** The guarded write: `if guard and mod_revision(key) == modRevision then put(key, value) else get(guard)`. */
 export interface EtcdGuardedWriteTxn {
@@ -62,13 +62,12 @@ export interface EtcdGuardedWriteTxn {
   readonly value: string;
 }
 
-/** Outcome of {@link EtcdPort.writeGuarded}: on failure, either the guard or the mod_revision compare failed. */
+/**
+ * Outcome of {@link EtcdPort.writeGuarded}. On failure either the guard or the mod_revision compare
+ * failed; `guard` is the guard key as it is now (undefined when gone), which tells them apart.
+ */
 export type EtcdGuardedWrite =
-  | { readonly succeeded: true }
-  | {
-      readonly succeeded: false;
-      /** The guard key now; undefined when gone. */ readonly guard: EtcdKv | undefined;
-    };
+  { readonly succeeded: true } | { readonly succeeded: false; readonly guard: EtcdKv | undefined };
 
 /** etcd no longer knows the lease (it expired or was revoked): `etcdserver: requested lease not found`. */
 export class EtcdLeaseNotFoundError extends Error {
