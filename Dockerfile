@@ -1,7 +1,13 @@
 # syntax=docker/dockerfile:1
 # Snowflake ID service: build with the full toolchain, run compiled JavaScript only.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node.js 24 LTS (supported until April 2028) on Debian 12, pinned by digest: every build starts from the
+# same bytes, and a moved tag cannot slip in; the tag says which release the digest is. The digest is
+# the multi-platform index (amd64, arm64, …). Update tag and digest together, e.g. from
+# `docker buildx imagetools inspect node:24-bookworm-slim`.
+# A glibc (Debian) image: the state-dir lock's addon (fs-native-extensions) ships glibc prebuilds in its npm
+# package, which `npm ci` copies as they are (no install script, no compiler); it has none for Alpine's musl.
+ARG NODE_IMAGE=docker.io/library/node:24.20.0-bookworm-slim@sha256:ba849c60be29959425b8734d57b8b4b7d56f98edd9504c9af091d5281095a71e
 
 # --- build: compile TypeScript -------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS build
@@ -21,6 +27,23 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # --- runtime -------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
+ARG NODE_IMAGE
+# Pass these when building a release:
+#   --build-arg REVISION=$(git rev-parse HEAD) --build-arg CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+#   --build-arg SOURCE=<repository URL>
+# VERSION follows package.json (a test checks it).
+ARG VERSION=0.1.0
+ARG REVISION=
+ARG CREATED=
+ARG SOURCE=
+LABEL org.opencontainers.image.title="snowflake-id-service" \
+      org.opencontainers.image.description="gRPC service that issues unique, time-sortable 64-bit snowflake IDs" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.base.name="${NODE_IMAGE}"
 ENV NODE_ENV=production \
     SNOWFLAKE_STATE_DIR=/var/lib/snowflake
 WORKDIR /app
@@ -36,6 +59,7 @@ USER node
 # gRPC (SNOWFLAKE_GRPC_ADDR) and Prometheus /metrics (SNOWFLAKE_METRICS_ADDR).
 EXPOSE 50051 9464
 # Calls grpc.health.v1.Health/Check on 127.0.0.1 (port taken from SNOWFLAKE_GRPC_ADDR); exit 0 only when SERVING.
+# Over TLS when SNOWFLAKE_TLS_CERT_FILE is set (with a client certificate under mutual TLS).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 CMD ["node", "dist/healthcheck.js"]
 # node is PID 1 and handles SIGTERM itself: health NOT_SERVING, drain, exit.
 STOPSIGNAL SIGTERM

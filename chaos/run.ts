@@ -3,7 +3,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as prettier from 'prettier';
 import { MAIN_JS, ROOT } from '../bench/lib/paths';
+import { STRACE } from '../test/helpers/freeze-at-write';
+import { runIdleConnections, type IdleConnectionsReport } from './idle-connections';
 import { runLoad, type LoadReport } from './load';
+import { runLockRace, type LockRaceReport } from './lock-race';
 import { LIBFAKETIME, runChaos, type ChaosReport } from './scenario';
 
 const USAGE = `Usage: npm run chaos -- [flags]    (npm run load = --only=load)
@@ -11,7 +14,8 @@ const USAGE = `Usage: npm run chaos -- [flags]    (npm run load = --only=load)
   --static             fixed distinct SNOWFLAKE_WORKER_ID per instance instead of etcd leases
   --seconds N          length of the chaos client phase (default 60)
   --load-seconds N     length of the 200-client load phase (default 60)
-  --only chaos|load    run one phase
+  --only PHASE         run one phase: lock, chaos, load or idle
+  --lock-trials N      two servers racing for one state dir, at most N times in ≤ 25 s (default 10)
   --client-rate N      IDs per second each chaos client asks for at most (default 25000)
   --load-clients N     concurrent load clients (default 200, over 4 processes)
   --rss-limit-mib N    highest server RSS accepted under load (default 512)
@@ -24,7 +28,8 @@ interface Flags {
   mode: 'etcd' | 'static';
   seconds: number;
   loadSeconds: number;
-  only: 'chaos' | 'load' | undefined;
+  only: 'chaos' | 'load' | 'lock' | 'idle' | undefined;
+  lockTrials: number;
   clientRate: number;
   loadClients: number;
   rssLimitMiB: number;
@@ -38,6 +43,7 @@ function parseFlags(argv: readonly string[]): Flags {
     seconds: 60,
     loadSeconds: 60,
     only: undefined,
+    lockTrials: 10,
     clientRate: 25_000,
     loadClients: 200,
     rssLimitMiB: 512,
@@ -51,6 +57,7 @@ function parseFlags(argv: readonly string[]): Flags {
     '--load-clients': 'loadClients',
     '--rss-limit-mib': 'rssLimitMiB',
     '--seed': 'seed',
+    '--lock-trials': 'lockTrials',
   } as const;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
@@ -64,7 +71,8 @@ function parseFlags(argv: readonly string[]): Flags {
     else if (name === '--keep') flags.keep = true;
     else if (name === '--only') {
       const v = value();
-      if (v !== 'chaos' && v !== 'load') throw new UsageError(`--only must be chaos or load, not ${v}`);
+      if (v !== 'chaos' && v !== 'load' && v !== 'lock' && v !== 'idle')
+        throw new UsageError(`--only must be lock, chaos, load or idle, not ${v}`);
       flags.only = v;
     } else if (name in numeric) {
       const v = value();
@@ -83,8 +91,10 @@ class UsageError extends Error {}
 
 function checkPrerequisites(flags: Flags): void {
   if (!fs.existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: npm run build`);
-  if (flags.only !== 'load' && !fs.existsSync(LIBFAKETIME))
+  if ((flags.only ?? 'chaos') === 'chaos' && !fs.existsSync(LIBFAKETIME))
     throw new Error(`${LIBFAKETIME} is missing: apt-get install faketime`);
+  if ((flags.only ?? 'lock') === 'lock' && !fs.existsSync(STRACE))
+    throw new Error(`${STRACE} is missing: apt-get install strace`);
 }
 
 async function main(): Promise<number> {
@@ -104,9 +114,18 @@ async function main(): Promise<number> {
   );
   let chaos: ChaosReport | undefined;
   let load: LoadReport | undefined;
+  let lock: LockRaceReport | undefined;
+  let idle: IdleConnectionsReport | undefined;
   const violations: string[] = [];
   try {
-    if (flags.only !== 'load') {
+    if ((flags.only ?? 'lock') === 'lock') {
+      process.stdout.write(
+        `[chaos] lock race: two servers on one state dir, up to ${flags.lockTrials} times\n`,
+      );
+      lock = await runLockRace({ trials: flags.lockTrials, budgetSeconds: 25, workDir });
+      violations.push(...lock.violations.map((v) => `lock: ${v}`));
+    }
+    if ((flags.only ?? 'chaos') === 'chaos') {
       chaos = await runChaos({
         seconds: flags.seconds,
         mode: flags.mode,
@@ -116,7 +135,7 @@ async function main(): Promise<number> {
       });
       violations.push(...chaos.violations.map((v) => `chaos: ${v}`));
     }
-    if (flags.only !== 'chaos') {
+    if ((flags.only ?? 'load') === 'load') {
       process.stdout.write(`[chaos] load: ${flags.loadClients} clients for ${flags.loadSeconds} s\n`);
       load = await runLoad({
         seconds: flags.loadSeconds,
@@ -127,6 +146,11 @@ async function main(): Promise<number> {
         workDir,
       });
       violations.push(...load.violations.map((v) => `load: ${v}`));
+    }
+    if ((flags.only ?? 'idle') === 'idle') {
+      process.stdout.write('[chaos] idle connections: 300 per port and wave at 256 open files for 20 s\n');
+      idle = await runIdleConnections({ seconds: 20, connections: 300, workDir });
+      violations.push(...idle.violations.map((v) => `idle connections: ${v}`));
     }
   } catch (err) {
     violations.push(`run aborted: ${err instanceof Error ? err.message : String(err)}`);
@@ -139,6 +163,8 @@ async function main(): Promise<number> {
     violations,
     ...(chaos !== undefined && { chaos: summarizeChaos(chaos) }),
     ...(load !== undefined && { load }),
+    ...(lock !== undefined && { lock }),
+    ...(idle !== undefined && { idleConnections: idle }),
   };
   const resultsDir = path.join(ROOT, 'chaos/results');
   fs.mkdirSync(resultsDir, { recursive: true });

@@ -1,7 +1,10 @@
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { closestName } from './closest-name';
 import { InvalidConfigError, InvalidLayoutError } from './errors';
+import { REDACTED, redactCredentials } from './redact';
 import {
   checkLayout,
   DEFAULT_LAYOUT,
@@ -18,8 +21,19 @@ import {
   MAX_LEASE_TTL_SECONDS,
 } from './worker-id/etcd-limits';
 
+/** Default SNOWFLAKE_TLS_RELOAD_INTERVAL_MS: how often the TLS files are re-read, in ms. */
+export const DEFAULT_TLS_RELOAD_INTERVAL_MS = 10_000;
+
 /** Largest SNOWFLAKE_MAX_BATCH_SIZE accepted. */
 export const MAX_BATCH_SIZE_LIMIT = 100_000;
+
+/** Largest SNOWFLAKE_GRPC_BACKLOG_MIB accepted: 1 GiB. */
+export const MAX_BACKLOG_MIB = 1024;
+
+/** Largest SNOWFLAKE_GRPC_TOTAL_BACKLOG_MIB accepted: 16 GiB. */
+export const MAX_TOTAL_BACKLOG_MIB = 16_384;
+
+const MIB = 2 ** 20;
 
 /** pino log levels accepted by SNOWFLAKE_LOG_LEVEL. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -35,6 +49,12 @@ export interface Config {
   /** This instance's datacenter and worker IDs. */
   readonly node: NodeId;
   /**
+   * True when `workerIdSource` is `static` and SNOWFLAKE_WORKER_ID is not set, so `node.workerId` is the
+   * default 0: two such instances in one datacenter issue the same IDs. Logged at WARN and exported as
+   * `snowflake_worker_id_defaulted`, so it can be alerted on.
+   */
+  readonly workerIdDefaulted: boolean;
+  /**
    * Where the worker ID comes from: `static` (SNOWFLAKE_WORKER_ID), `ordinal` (StatefulSet pod ordinal),
    * or `etcd` (claimed at start through a lease; `node.workerId` is then unused, `node.datacenterId` is
    * the datacenter to claim in).
@@ -42,8 +62,14 @@ export interface Config {
   readonly workerIdSource: 'static' | 'ordinal' | 'etcd';
   /** etcd coordination settings; present exactly when `workerIdSource` is `etcd`. */
   readonly etcd?: EtcdConfig;
+  /** TLS on the gRPC port; absent means plaintext. */
+  readonly tls?: TlsConfig;
   /** Largest BatchIds count accepted; 1…100,000. */
   readonly maxBatchSize: number;
+  /** What gRPC clients may hold of this process: connections, streams, response backlog. */
+  readonly grpcLimits: GrpcLimits;
+  /** Most /metrics connections open at once, 1…10,000; more are closed as soon as they are accepted. */
+  readonly metricsMaxConnections: number;
   /** Longest clock step backwards that is waited out instead of refused, in ms; 0…10,000. */
   readonly maxClockBackwardsMs: number;
   /** pino log level. */
@@ -60,6 +86,29 @@ export interface Config {
   readonly maxStartupWaitMs: number;
 }
 
+/**
+ * Resource limits of the gRPC port (SNOWFLAKE_GRPC_*), so that no client, however slow or numerous, can
+ * take the descriptors or the memory that the state file and the other clients need.
+ */
+export interface GrpcLimits {
+  /** Most connections open at once, 1…1,000,000; more are closed as soon as they are accepted. */
+  readonly maxConnections: number;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: most calls open at once on one connection, 1…100,000. */
+  readonly maxConcurrentStreams: number;
+  /**
+   * A connection's response backlog: most BatchIds answer bytes it may have waiting (answered, but not
+   * yet taken by its HTTP/2 flow-control window), 1 MiB…1 GiB (1 MiB exceeds the largest answer, 100,000
+   * IDs); a BatchIds that would exceed it is refused with RESOURCE_EXHAUSTED (RESPONSE_BACKLOG_FULL).
+   */
+  readonly maxBacklogBytesPerConnection: number;
+  /**
+   * The same bound over all connections together, from maxBacklogBytesPerConnection to 16 GiB; a
+   * connection may still fill its share (maxBacklogBytes ÷ maxConnections) when the total is reached,
+   * so the backlog stays below twice this.
+   */
+  readonly maxBacklogBytes: number;
+}
+
 /** How to reach etcd for worker-ID leases (SNOWFLAKE_ETCD_*). */
 export interface EtcdConfig {
   /** Client URLs, `http://host:port` or `https://host:port`; at least one. */
@@ -68,10 +117,25 @@ export interface EtcdConfig {
   readonly prefix: string;
   /** Lease TTL in seconds, 1…86,400; default 10. */
   readonly leaseTtlSeconds: number;
-  /** PEM files for TLS: CA, and optionally a client certificate and key (together). */
+  /** PEM files for TLS, checked readable at load: CA, and optionally a client certificate and key (together). */
   readonly tls?: { readonly caFile: string; readonly certFile?: string; readonly keyFile?: string };
   /** etcd user/password authentication. */
   readonly auth?: { readonly username: string; readonly password: string };
+}
+
+/**
+ * TLS on the gRPC port (SNOWFLAKE_TLS_*): the server certificate and key, and with `clientCaFile` mutual
+ * TLS. The files are re-read every `reloadIntervalMs` so a rotated certificate is served without a restart.
+ */
+export interface TlsConfig {
+  /** PEM certificate chain, leaf first. */
+  readonly certFile: string;
+  /** PEM private key of the leaf certificate (unencrypted). */
+  readonly keyFile: string;
+  /** PEM CA bundle; when present, clients must present a certificate it signed (mTLS). */
+  readonly clientCaFile?: string;
+  /** How often the files are re-read, in ms; 100…3,600,000, default 10,000. */
+  readonly reloadIntervalMs: number;
 }
 
 /** One environment variable: its name, default (as text), allowed values and meaning, for --help and the README. */
@@ -118,6 +182,8 @@ const epoch = text('an ISO 8601 date-time (e.g. 2020-01-01T00:00:00Z) or Unix ti
 interface Variable {
   readonly doc: Omit<VariableDoc, 'name'>;
   readonly schema: z.ZodType<unknown, string>;
+  /** A secret: its value is never shown, not even in a config error (see {@link shown}). */
+  readonly secret?: true;
 }
 
 const VARIABLES = {
@@ -132,6 +198,58 @@ const VARIABLES = {
       description: 'Prometheus GET /metrics listen address',
     },
     schema: address,
+  },
+  SNOWFLAKE_TLS_CERT_FILE: {
+    doc: {
+      defaultValue: '',
+      allowed: 'a PEM file path, with SNOWFLAKE_TLS_KEY_FILE',
+      description:
+        'server certificate chain (leaf first) for TLS on the gRPC port; unset = plaintext. Re-read when it changes',
+    },
+    schema: z.string(),
+  },
+  SNOWFLAKE_TLS_KEY_FILE: {
+    doc: {
+      defaultValue: '',
+      allowed: 'a PEM file path (unencrypted key), with SNOWFLAKE_TLS_CERT_FILE',
+      description: 'private key of SNOWFLAKE_TLS_CERT_FILE; re-read with it',
+    },
+    schema: z.string(),
+  },
+  SNOWFLAKE_TLS_CLIENT_CA_FILE: {
+    doc: {
+      defaultValue: '',
+      allowed: 'a PEM file path, with SNOWFLAKE_TLS_CERT_FILE and SNOWFLAKE_TLS_KEY_FILE',
+      description:
+        'CA bundle for mutual TLS: when set, every client must present a certificate it signed. Re-read when it changes',
+    },
+    schema: z.string(),
+  },
+  SNOWFLAKE_TLS_RELOAD_INTERVAL_MS: {
+    doc: {
+      defaultValue: String(DEFAULT_TLS_RELOAD_INTERVAL_MS),
+      allowed: '100 to 3600000, with SNOWFLAKE_TLS_CERT_FILE',
+      description:
+        'how often the TLS files are re-read; a changed, valid set is served to new connections, a bad one is refused and the previous kept',
+    },
+    schema: integer(100, 3_600_000),
+  },
+  SNOWFLAKE_HEALTHCHECK_CERT_FILE: {
+    doc: {
+      defaultValue: '',
+      allowed: 'a PEM file path, with SNOWFLAKE_HEALTHCHECK_KEY_FILE and SNOWFLAKE_TLS_CLIENT_CA_FILE',
+      description:
+        'client certificate dist/healthcheck.js presents under mutual TLS; unset = SNOWFLAKE_TLS_CERT_FILE (it must then allow client auth)',
+    },
+    schema: z.string(),
+  },
+  SNOWFLAKE_HEALTHCHECK_KEY_FILE: {
+    doc: {
+      defaultValue: '',
+      allowed: 'a PEM file path, with SNOWFLAKE_HEALTHCHECK_CERT_FILE',
+      description: 'private key of SNOWFLAKE_HEALTHCHECK_CERT_FILE',
+    },
+    schema: z.string(),
   },
   SNOWFLAKE_DATACENTER_ID: {
     doc: {
@@ -195,7 +313,7 @@ const VARIABLES = {
   SNOWFLAKE_ETCD_CA_FILE: {
     doc: {
       defaultValue: '',
-      allowed: 'a PEM file path',
+      allowed: 'a readable PEM file path',
       description: 'CA bundle that signed the etcd server certificates (TLS); https endpoints',
     },
     schema: z.string(),
@@ -203,7 +321,7 @@ const VARIABLES = {
   SNOWFLAKE_ETCD_CERT_FILE: {
     doc: {
       defaultValue: '',
-      allowed: 'a PEM file path, with SNOWFLAKE_ETCD_KEY_FILE and SNOWFLAKE_ETCD_CA_FILE',
+      allowed: 'a readable PEM file path, with SNOWFLAKE_ETCD_KEY_FILE and SNOWFLAKE_ETCD_CA_FILE',
       description: 'client certificate for etcd client-certificate auth',
     },
     schema: z.string(),
@@ -211,7 +329,7 @@ const VARIABLES = {
   SNOWFLAKE_ETCD_KEY_FILE: {
     doc: {
       defaultValue: '',
-      allowed: 'a PEM file path, with SNOWFLAKE_ETCD_CERT_FILE',
+      allowed: 'a readable PEM file path, with SNOWFLAKE_ETCD_CERT_FILE',
       description: 'private key of SNOWFLAKE_ETCD_CERT_FILE',
     },
     schema: z.string(),
@@ -231,6 +349,7 @@ const VARIABLES = {
       description: 'etcd password (never logged)',
     },
     schema: z.string(),
+    secret: true,
   },
   SNOWFLAKE_EPOCH: {
     doc: {
@@ -309,6 +428,50 @@ const VARIABLES = {
     },
     schema: integer(1, 600_000),
   },
+  SNOWFLAKE_GRPC_MAX_CONNECTIONS: {
+    doc: {
+      defaultValue: '512',
+      allowed: '1 to 1000000; with SNOWFLAKE_METRICS_MAX_CONNECTIONS at most the open-file limit − 64',
+      description:
+        'most gRPC connections open at once; more are closed as soon as they are accepted, so that descriptors remain for the state file',
+    },
+    schema: integer(1, 1_000_000),
+  },
+  SNOWFLAKE_GRPC_MAX_STREAMS: {
+    doc: {
+      defaultValue: '100',
+      allowed: '1 to 100000',
+      description: 'most calls open at once on one gRPC connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS)',
+    },
+    schema: integer(1, 100_000),
+  },
+  SNOWFLAKE_GRPC_BACKLOG_MIB: {
+    doc: {
+      defaultValue: '4',
+      allowed: `1 to ${MAX_BACKLOG_MIB}`,
+      description:
+        'MiB of BatchIds answers one gRPC connection may have waiting because its client does not read them; a BatchIds beyond that is refused (RESOURCE_EXHAUSTED, RESPONSE_BACKLOG_FULL) before any ID is issued',
+    },
+    schema: integer(1, MAX_BACKLOG_MIB),
+  },
+  SNOWFLAKE_GRPC_TOTAL_BACKLOG_MIB: {
+    doc: {
+      defaultValue: '64',
+      allowed: `SNOWFLAKE_GRPC_BACKLOG_MIB to ${MAX_TOTAL_BACKLOG_MIB}`,
+      description:
+        'the same over all gRPC connections; a connection may still fill its share (this ÷ SNOWFLAKE_GRPC_MAX_CONNECTIONS), so that many slow connections cannot starve one that reads; the total stays below twice this',
+    },
+    schema: integer(1, MAX_TOTAL_BACKLOG_MIB),
+  },
+  SNOWFLAKE_METRICS_MAX_CONNECTIONS: {
+    doc: {
+      defaultValue: '16',
+      allowed: '1 to 10000',
+      description:
+        'most /metrics connections open at once; more are closed as soon as they are accepted (idle ones close after 5 s, silent ones after 10 s)',
+    },
+    schema: integer(1, 10_000),
+  },
   SNOWFLAKE_MAX_CLOCK_SKEW_MS: {
     doc: {
       defaultValue: '1000',
@@ -366,26 +529,35 @@ export const VARIABLE_DOCS: readonly VariableDoc[] = Object.entries(VARIABLES).m
 /** Result of {@link loadConfig}: the config plus non-fatal remarks to log. */
 export interface LoadedConfig {
   readonly config: Config;
-  /** e.g. unknown SNOWFLAKE_* variables (possible typos); logged as warnings at boot. */
+  /** e.g. that the static worker ID defaulted to 0 (see {@link Config.workerIdDefaulted}); logged at WARN at boot. */
   readonly warnings: readonly string[];
 }
 
 /**
+ * SNOWFLAKE_* variables read by other programs of this package, accepted (and ignored) by the service
+ * so one environment can serve them all.
+ */
+export const OTHER_PROGRAMS_VARIABLES: Readonly<Record<string, string>> = {
+  SNOWFLAKE_HEALTHCHECK_ADDR: 'dist/healthcheck.js',
+  SNOWFLAKE_ADDR: 'the snowflake CLI',
+};
+
+/**
  * Validates the environment and builds the {@link Config}. `nowMs` (Unix ms) is used to reject an epoch
  * in the future and a layout whose time range is already used up. Throws {@link InvalidConfigError}
- * listing every bad variable, its value and what is allowed.
+ * listing every bad variable, its value and what is allowed — including every unknown SNOWFLAKE_*
+ * variable (with the closest known name: a typo must not silently fall back to a default) and TLS files
+ * that cannot be read.
  */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>, nowMs: number): LoadedConfig {
-  const problems: string[] = [];
+  const problems: string[] = unknownVariables(env);
   const raw = {} as Record<VariableName, unknown>;
   for (const [name, v] of Object.entries(VARIABLES) as [VariableName, Variable][]) {
     const value = env[name] ?? v.doc.defaultValue;
     const parsed = v.schema.safeParse(value);
     if (parsed.success) raw[name] = parsed.data;
     else
-      problems.push(
-        `${name}=${JSON.stringify(value)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
-      );
+      problems.push(`${name}=${shown(name, value)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
   }
   if (problems.length > 0) throw configError(problems);
 
@@ -408,7 +580,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
   }
   if (layout.epochMs > nowMs) {
     problems.push(
-      `SNOWFLAKE_EPOCH=${JSON.stringify(env.SNOWFLAKE_EPOCH)}: must not be in the future ` +
+      `SNOWFLAKE_EPOCH=${shown('SNOWFLAKE_EPOCH', env.SNOWFLAKE_EPOCH)}: must not be in the future ` +
         `(it is ${new Date(layout.epochMs).toISOString()}, now is ${new Date(nowMs).toISOString()})`,
     );
   } else if (problems.length === 0 && layoutEndMs(layout) <= nowMs) {
@@ -427,6 +599,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
     );
   }
   const etcd = resolveEtcd(env, values, problems);
+  const tls = resolveTls(env, values, problems);
   for (const [name, bitsName, value, bits] of [
     [
       'SNOWFLAKE_DATACENTER_ID',
@@ -438,21 +611,38 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
   ] as const) {
     if (value > fieldMax(bits)) {
       problems.push(
-        `${name}=${JSON.stringify(env[name])}: must be an integer from 0 to ${fieldMax(bits)} (${bitsName}=${bits})`,
+        `${name}=${shown(name, env[name])}: must be an integer from 0 to ${fieldMax(bits)} (${bitsName}=${bits})`,
       );
     }
   }
+  if (values.SNOWFLAKE_GRPC_TOTAL_BACKLOG_MIB < values.SNOWFLAKE_GRPC_BACKLOG_MIB) {
+    problems.push(
+      `SNOWFLAKE_GRPC_TOTAL_BACKLOG_MIB=${JSON.stringify(env.SNOWFLAKE_GRPC_TOTAL_BACKLOG_MIB)}: must be at least ` +
+        `SNOWFLAKE_GRPC_BACKLOG_MIB (${values.SNOWFLAKE_GRPC_BACKLOG_MIB})`,
+    );
+  }
   if (problems.length > 0) throw configError(problems);
 
+  const workerIdDefaulted =
+    values.SNOWFLAKE_WORKER_ID_SOURCE === 'static' && env.SNOWFLAKE_WORKER_ID === undefined;
   return {
     config: {
       grpcAddr: values.SNOWFLAKE_GRPC_ADDR,
       metricsAddr: values.SNOWFLAKE_METRICS_ADDR,
       layout,
       node: { datacenterId: values.SNOWFLAKE_DATACENTER_ID, workerId },
+      workerIdDefaulted,
       workerIdSource: values.SNOWFLAKE_WORKER_ID_SOURCE,
       ...(etcd !== undefined && { etcd }),
+      ...(tls !== undefined && { tls }),
       maxBatchSize: values.SNOWFLAKE_MAX_BATCH_SIZE,
+      grpcLimits: {
+        maxConnections: values.SNOWFLAKE_GRPC_MAX_CONNECTIONS,
+        maxConcurrentStreams: values.SNOWFLAKE_GRPC_MAX_STREAMS,
+        maxBacklogBytesPerConnection: values.SNOWFLAKE_GRPC_BACKLOG_MIB * MIB,
+        maxBacklogBytes: values.SNOWFLAKE_GRPC_TOTAL_BACKLOG_MIB * MIB,
+      },
+      metricsMaxConnections: values.SNOWFLAKE_METRICS_MAX_CONNECTIONS,
       maxClockBackwardsMs: values.SNOWFLAKE_MAX_CLOCK_BACKWARDS_MS,
       logLevel: values.SNOWFLAKE_LOG_LEVEL,
       shutdownTimeoutMs: values.SNOWFLAKE_SHUTDOWN_TIMEOUT_MS,
@@ -461,12 +651,33 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
       reservationMs: values.SNOWFLAKE_RESERVATION_MS,
       maxStartupWaitMs: values.SNOWFLAKE_MAX_STARTUP_WAIT_MS,
     },
-    warnings: Object.keys(env)
-      .filter((k) => k.startsWith('SNOWFLAKE_') && !(k in VARIABLES) && !KUBERNETES_SERVICE_VAR.test(k))
-      .map(
-        (k) => `unknown variable ${k} is ignored (typo?); see --help for the variables this service reads`,
-      ),
+    warnings: workerIdDefaulted
+      ? [
+          `SNOWFLAKE_WORKER_ID is not set: serving as the default worker ${workerId} of datacenter ` +
+            `${values.SNOWFLAKE_DATACENTER_ID}. Two instances on the default issue duplicate IDs; give each ` +
+            'instance its own SNOWFLAKE_WORKER_ID, or use SNOWFLAKE_WORKER_ID_SOURCE=ordinal or etcd',
+        ]
+      : [],
   };
+}
+
+/**
+ * One problem per SNOWFLAKE_* variable that neither this service, another program of the package
+ * ({@link OTHER_PROGRAMS_VARIABLES}) nor Kubernetes' service links account for, naming the closest
+ * known variable.
+ */
+function unknownVariables(env: Readonly<Record<string, string | undefined>>): string[] {
+  const known = [...Object.keys(VARIABLES), ...Object.keys(OTHER_PROGRAMS_VARIABLES)];
+  return Object.entries(env)
+    .filter(
+      ([name, value]) =>
+        name.startsWith('SNOWFLAKE_') && !known.includes(name) && !isKubernetesServiceVariable(name, value),
+    )
+    .map(
+      ([name]) =>
+        `${name}: unknown variable (did you mean ${closestName(name, known)}?); every SNOWFLAKE_* ` +
+        'variable must be one this service reads, so a misspelt one cannot fall back to a default unnoticed',
+    );
 }
 
 /**
@@ -490,7 +701,7 @@ function resolveOrdinal(
   const text = explicit !== '' ? explicit : /-(\d+)$/.exec(hostname)?.[1];
   const from =
     explicit !== ''
-      ? `SNOWFLAKE_ORDINAL=${JSON.stringify(explicit)}`
+      ? `SNOWFLAKE_ORDINAL=${shown('SNOWFLAKE_ORDINAL', explicit)}`
       : `hostname ${JSON.stringify(hostname)}`;
   if (text === undefined) {
     problems.push(
@@ -580,6 +791,16 @@ function resolveEtcd(
   if ((username === '') !== (password === '')) {
     problems.push('SNOWFLAKE_ETCD_USERNAME/SNOWFLAKE_ETCD_PASSWORD: give both (password auth) or neither');
   }
+  for (const [name, file] of [
+    ['SNOWFLAKE_ETCD_CA_FILE', caFile],
+    ['SNOWFLAKE_ETCD_CERT_FILE', certFile],
+    ['SNOWFLAKE_ETCD_KEY_FILE', keyFile],
+  ] as const) {
+    const unreadable = file === '' ? undefined : whyUnreadable(file);
+    if (unreadable !== undefined) {
+      problems.push(`${name}=${JSON.stringify(file)}: ${unreadable}; must be a readable PEM file`);
+    }
+  }
   if (problems.length > before) return undefined;
   return {
     endpoints,
@@ -592,8 +813,100 @@ function resolveEtcd(
   };
 }
 
-/** Kubernetes injects SNOWFLAKE_SERVICE_HOST, SNOWFLAKE_PORT_50051_TCP… for a Service named "snowflake". */
-const KUBERNETES_SERVICE_VAR = /^SNOWFLAKE_(SERVICE_|PORT($|_))/;
+/**
+ * Kubernetes' service links for a Service named "snowflake" or "snowflake-…": NAME_SERVICE_HOST,
+ * NAME_SERVICE_PORT[_PORTNAME] and NAME_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR]; plus NAME_PORT, told
+ * apart from a misspelt variable (SNOWFLAKE_GRPC_PORT=50051) by its value, `tcp://10.0.0.1:50051`.
+ */
+function isKubernetesServiceVariable(name: string, value: string | undefined): boolean {
+  return (
+    /^SNOWFLAKE(_\w+?)?_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)$/.test(
+      name,
+    ) ||
+    (/^SNOWFLAKE(_\w+?)?_PORT$/.test(name) && /^(tcp|udp|sctp):\/\//.test(value ?? ''))
+  );
+}
+
+/** Why `file` cannot be read as a regular file (missing, a directory, no permission), or undefined if it can. */
+function whyUnreadable(file: string): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    return fs.fstatSync(fd).isFile() ? undefined : 'not a regular file';
+  } catch (err) {
+    return `cannot read it (${(err as Error).message})`;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** Names of the variables whose values are secrets (never shown, never logged). */
+export const SECRET_VARIABLES: readonly string[] = Object.entries(VARIABLES as Record<string, Variable>)
+  .filter(([, v]) => v.secret === true)
+  .map(([name]) => name);
+
+/**
+ * How the value of variable `name` appears in a message: quoted, with URL credentials redacted, and
+ * {@link REDACTED} for a secret variable whatever its value.
+ */
+function shown(name: string, value: string | undefined): string {
+  if (SECRET_VARIABLES.includes(name)) return REDACTED;
+  return value === undefined ? 'undefined' : JSON.stringify(redactCredentials(value));
+}
+
+/**
+ * TLS on the gRPC port when SNOWFLAKE_TLS_CERT_FILE and SNOWFLAKE_TLS_KEY_FILE are set. Records a problem
+ * (and returns undefined) when one comes without the other, or when a variable that only matters with
+ * TLS (client CA, reload interval) or with mTLS (the health check's client certificate) is set without
+ * it. The files themselves are checked when the server starts (see grpc/tls.ts).
+ */
+function resolveTls(
+  env: Readonly<Record<string, string | undefined>>,
+  values: {
+    SNOWFLAKE_TLS_CERT_FILE: string;
+    SNOWFLAKE_TLS_KEY_FILE: string;
+    SNOWFLAKE_TLS_CLIENT_CA_FILE: string;
+    SNOWFLAKE_TLS_RELOAD_INTERVAL_MS: number;
+    SNOWFLAKE_HEALTHCHECK_CERT_FILE: string;
+    SNOWFLAKE_HEALTHCHECK_KEY_FILE: string;
+  },
+  problems: string[],
+): TlsConfig | undefined {
+  const { SNOWFLAKE_TLS_CERT_FILE: certFile, SNOWFLAKE_TLS_KEY_FILE: keyFile } = values;
+  const clientCaFile = values.SNOWFLAKE_TLS_CLIENT_CA_FILE;
+  const before = problems.length;
+  if ((certFile === '') !== (keyFile === '')) {
+    problems.push(
+      'SNOWFLAKE_TLS_CERT_FILE/SNOWFLAKE_TLS_KEY_FILE: give both (TLS on the gRPC port) or neither',
+    );
+  } else if (certFile === '') {
+    if (clientCaFile !== '') {
+      problems.push(
+        'SNOWFLAKE_TLS_CLIENT_CA_FILE: only used with SNOWFLAKE_TLS_CERT_FILE and SNOWFLAKE_TLS_KEY_FILE (mutual TLS needs TLS)',
+      );
+    }
+    if (env.SNOWFLAKE_TLS_RELOAD_INTERVAL_MS !== undefined) {
+      problems.push(
+        'SNOWFLAKE_TLS_RELOAD_INTERVAL_MS: only used with SNOWFLAKE_TLS_CERT_FILE; remove it or turn TLS on',
+      );
+    }
+  }
+  const { SNOWFLAKE_HEALTHCHECK_CERT_FILE: checkCert, SNOWFLAKE_HEALTHCHECK_KEY_FILE: checkKey } = values;
+  if ((checkCert === '') !== (checkKey === '')) {
+    problems.push('SNOWFLAKE_HEALTHCHECK_CERT_FILE/SNOWFLAKE_HEALTHCHECK_KEY_FILE: give both or neither');
+  } else if (checkCert !== '' && clientCaFile === '') {
+    problems.push(
+      'SNOWFLAKE_HEALTHCHECK_CERT_FILE: only used with SNOWFLAKE_TLS_CLIENT_CA_FILE (the health check presents a client certificate only under mutual TLS)',
+    );
+  }
+  if (problems.length > before || certFile === '') return undefined;
+  return {
+    certFile,
+    keyFile,
+    ...(clientCaFile !== '' && { clientCaFile }),
+    reloadIntervalMs: values.SNOWFLAKE_TLS_RELOAD_INTERVAL_MS,
+  };
+}
 
 /** The `host` and `port` of a validated `host:port` address, brackets removed from IPv6 hosts. */
 export function splitAddress(addr: string): { host: string; port: number } {
@@ -614,7 +927,14 @@ export function helpText(): string {
     'Serves unique, time-sortable 64-bit snowflake IDs over gRPC. Configured only by environment variables:',
     ...rows,
     '',
-    'A bad value stops the process at boot with exit code 1 and a message naming the variable.',
+    'A bad value stops the process at boot with exit code 1 and a message naming the variable, and so does',
+    'an unknown SNOWFLAKE_* variable (naming the closest known one). Accepted but not read by the service:',
+    ...Object.entries(OTHER_PROGRAMS_VARIABLES).map(
+      ([name, reader]) => `  ${name.padEnd(34)} read by ${reader}`,
+    ),
+    `  ${'SNOWFLAKE[_NAME]_SERVICE_*, _PORT*'.padEnd(34)} injected by Kubernetes for a Service snowflake[-name]`,
+    'With the static source and SNOWFLAKE_WORKER_ID unset, the default worker 0 is used: logged at WARN and',
+    'exported as snowflake_worker_id_defaulted 1, because two such instances issue the same IDs.',
   ].join('\n');
 }
 

@@ -1,4 +1,10 @@
-import { status } from '@grpc/grpc-js';
+import { Metadata, status } from '@grpc/grpc-js';
+import {
+  ERROR_CODE_METADATA_KEY,
+  ERROR_DOMAIN,
+  STATUS_DETAILS_METADATA_KEY,
+  encodeRichStatus,
+} from './grpc/error-details';
 
 /**
  * Stable machine-readable error codes. Never renamed: logs, alerts and clients match on them.
@@ -18,19 +24,27 @@ export type ErrorCode =
   | 'STARTING'
   | 'STATE_FILE_INVALID'
   | 'STATE_DIR_LOCKED'
+  | 'STATE_DIR_UNUSABLE'
   | 'WORKER_IDS_EXHAUSTED'
   | 'WORKER_LEASE_LOST'
-  | 'COORDINATION_FAILED';
+  | 'COORDINATION_FAILED'
+  | 'RESPONSE_BACKLOG_FULL';
 
 /** Base class of every error this service raises on purpose; `code` is stable, `message` is for humans. */
 export class SnowflakeError extends Error {
   /** The stable code; see {@link ErrorCode}. */
   readonly code: ErrorCode;
+  /**
+   * Machine-readable facts about this error (sent as `google.rpc.ErrorInfo.metadata`), e.g. the allowed
+   * range; lowerCamelCase keys, decimal strings for numbers. Empty when the code says it all.
+   */
+  readonly facts: Readonly<Record<string, string>>;
 
-  constructor(code: ErrorCode, message: string) {
+  constructor(code: ErrorCode, message: string, facts: Readonly<Record<string, string>> = {}) {
     super(message);
     this.name = 'SnowflakeError';
     this.code = code;
+    this.facts = facts;
   }
 }
 
@@ -54,20 +68,21 @@ export class InvalidConfigError extends SnowflakeError {
   }
 }
 
-/** BatchIds `count` outside 1…max_batch_size. */
+/** BatchIds `count` outside 1…max_batch_size; facts `count`, `min` (1) and `max` (max_batch_size). */
 export class BatchSizeError extends SnowflakeError {
   constructor(count: number, maxBatchSize: number) {
     super(
       'BATCH_SIZE_OUT_OF_RANGE',
       `count must be between 1 and ${maxBatchSize} (max_batch_size) inclusive; got ${count}`,
+      { count: String(count), min: '1', max: String(maxBatchSize) },
     );
   }
 }
 
-/** An ID that cannot have been issued under any layout (sign bit set). */
+/** An ID that cannot have been issued under any layout (sign bit set); facts as the caller gives them. */
 export class InvalidIdError extends SnowflakeError {
-  constructor(message: string) {
-    super('INVALID_ID', message);
+  constructor(message: string, facts: Readonly<Record<string, string>> = {}) {
+    super('INVALID_ID', message, facts);
   }
 }
 
@@ -78,7 +93,10 @@ export class MalformedRequestError extends SnowflakeError {
   }
 }
 
-/** The clock is further behind the last issued timestamp than the configured bound allows waiting for. */
+/**
+ * The clock is further behind the last issued timestamp than the configured bound allows waiting for;
+ * facts `behindMs` and `maxWaitMs`.
+ */
 export class ClockMovedBackwardsError extends RefusalError {
   /** How far behind the last issued timestamp the clock is, in ms. */
   readonly behindMs: number;
@@ -88,6 +106,7 @@ export class ClockMovedBackwardsError extends RefusalError {
       'CLOCK_MOVED_BACKWARDS',
       `clock is ${behindMs} ms behind the last issued timestamp, more than the ${maxWaitMs} ms ` +
         `(SNOWFLAKE_MAX_CLOCK_BACKWARDS_MS) this server waits out; refusing to issue IDs until it catches up`,
+      { behindMs: String(behindMs), maxWaitMs: String(maxWaitMs) },
     );
     this.behindMs = behindMs;
   }
@@ -114,10 +133,13 @@ export class CancelledError extends SnowflakeError {
   }
 }
 
-/** The wall clock disagrees with the monotonic ID time base by more than SNOWFLAKE_MAX_CLOCK_SKEW_MS. */
+/**
+ * The wall clock disagrees with the monotonic ID time base by more than SNOWFLAKE_MAX_CLOCK_SKEW_MS;
+ * facts as the caller gives them.
+ */
 export class ClockSkewError extends RefusalError {
-  constructor(message: string) {
-    super('CLOCK_SKEW', message);
+  constructor(message: string, facts: Readonly<Record<string, string>> = {}) {
+    super('CLOCK_SKEW', message, facts);
   }
 }
 
@@ -149,6 +171,27 @@ export class StateDirLockedError extends SnowflakeError {
   }
 }
 
+/**
+ * SNOWFLAKE_STATE_DIR cannot hold the state: on a pseudo-filesystem, not a directory, not writable,
+ * read-only, full, or without file-lock support (raised at boot).
+ */
+export class StateDirError extends SnowflakeError {
+  constructor(message: string, cause?: unknown) {
+    super('STATE_DIR_UNUSABLE', message);
+    if (cause !== undefined) this.cause = cause;
+  }
+}
+
+/**
+ * A BatchIds refused before any ID was issued because the responses its connection (or all connections
+ * together) has queued, unread by the client, already fill the configured budget.
+ */
+export class ResponseBacklogFullError extends SnowflakeError {
+  constructor(message: string) {
+    super('RESPONSE_BACKLOG_FULL', message);
+  }
+}
+
 const GRPC_STATUS: Record<ErrorCode, status> = {
   INVALID_LAYOUT: status.FAILED_PRECONDITION,
   INVALID_CONFIG: status.FAILED_PRECONDITION,
@@ -164,28 +207,47 @@ const GRPC_STATUS: Record<ErrorCode, status> = {
   STARTING: status.UNAVAILABLE,
   STATE_FILE_INVALID: status.FAILED_PRECONDITION,
   STATE_DIR_LOCKED: status.FAILED_PRECONDITION,
+  STATE_DIR_UNUSABLE: status.FAILED_PRECONDITION,
   WORKER_IDS_EXHAUSTED: status.UNAVAILABLE,
   WORKER_LEASE_LOST: status.UNAVAILABLE,
   COORDINATION_FAILED: status.UNAVAILABLE,
+  RESPONSE_BACKLOG_FULL: status.RESOURCE_EXHAUSTED,
 };
 
-/** A gRPC status code and message for the wire. */
+/** A gRPC error status for the wire. */
 export interface GrpcStatus {
   /** The gRPC status code. */
   code: status;
   /** Human-readable details, prefixed with the stable error code. */
   details: string;
+  /**
+   * Trailing metadata: the stable code as `snowflake-error-code`, and `grpc-status-details-bin`, a
+   * `google.rpc.Status` (same code and message) with one `google.rpc.ErrorInfo` (reason = the stable
+   * code, domain `snowflake.v1`, metadata = the error's facts).
+   */
+  metadata: Metadata;
 }
 
 /**
  * The one mapping from any thrown value to a gRPC status: {@link SnowflakeError}s keep their meaning,
- * anything else is a bug and becomes INTERNAL without leaking its message.
+ * anything else is a bug and becomes INTERNAL (reason `INTERNAL`) without leaking its message.
  */
 export function toGrpcStatus(err: unknown): GrpcStatus {
-  if (err instanceof SnowflakeError) {
-    return { code: GRPC_STATUS[err.code], details: `${err.code}: ${err.message}` };
-  }
-  return { code: status.INTERNAL, details: 'INTERNAL: unexpected server error (logged)' };
+  const known = err instanceof SnowflakeError;
+  const reason = known ? err.code : 'INTERNAL';
+  const code = known ? GRPC_STATUS[err.code] : status.INTERNAL;
+  const details = `${reason}: ${known ? err.message : 'unexpected server error (logged)'}`;
+  const metadata = new Metadata();
+  metadata.set(ERROR_CODE_METADATA_KEY, reason);
+  metadata.set(
+    STATUS_DETAILS_METADATA_KEY,
+    encodeRichStatus({
+      code,
+      message: details,
+      errorInfo: { reason, domain: ERROR_DOMAIN, metadata: known ? err.facts : {} },
+    }),
+  );
+  return { code, details, metadata };
 }
 
 /** Every worker ID of the datacenter is held by another live instance, so no worker ID can be claimed. */
@@ -209,3 +271,9 @@ export class CoordinationError extends RefusalError {
     if (cause !== undefined) this.cause = cause;
   }
 }
+
+/**
+ * The coordinator holds data this service cannot use (e.g. a reservation key that is not decimal Unix ms
+ * or lies beyond the layout's time range): unlike an unreachable etcd, waiting does not fix it.
+ */
+export class CoordinationDataError extends CoordinationError {}

@@ -1,15 +1,51 @@
 import * as grpc from '@grpc/grpc-js';
+import * as fs from 'node:fs';
 import { packageDefinition, SERVICE_NAME } from './grpc/proto';
 
 /**
- * Container HEALTHCHECK: asks grpc.health.v1.Health/Check for snowflake.v1.IdGenerator and exits 0 only
- * on SERVING (1 otherwise, within 3 s). Target: SNOWFLAKE_HEALTHCHECK_ADDR, else the port of
- * SNOWFLAKE_GRPC_ADDR on 127.0.0.1, else 127.0.0.1:50051.
+ * Container HEALTHCHECK and Kubernetes exec probe: asks grpc.health.v1.Health/Check for the service
+ * named by its one argument — `snowflake.v1.IdGenerator` (readiness, the default) or `liveness` — and
+ * exits 0 only on SERVING (1 otherwise, within 3 s; 2 for more than one argument). Target:
+ * SNOWFLAKE_HEALTHCHECK_ADDR, else the port of SNOWFLAKE_GRPC_ADDR on 127.0.0.1, else 127.0.0.1:50051.
+ * It reads the server's own environment: TLS when SNOWFLAKE_TLS_CERT_FILE is set, and under mutual TLS
+ * (SNOWFLAKE_TLS_CLIENT_CA_FILE) it presents SNOWFLAKE_HEALTHCHECK_CERT_FILE/_KEY_FILE, else the
+ * server's own certificate and key.
  */
 function target(env: NodeJS.ProcessEnv): string {
   if (env.SNOWFLAKE_HEALTHCHECK_ADDR) return env.SNOWFLAKE_HEALTHCHECK_ADDR;
   const port = /:(\d+)$/.exec(env.SNOWFLAKE_GRPC_ADDR ?? '')?.[1] ?? '50051';
   return `127.0.0.1:${port}`;
+}
+
+/** The contents of the PEM file named by `variable`; throws a message naming both if unreadable. */
+function readPem(env: NodeJS.ProcessEnv, variable: string): Buffer {
+  const file = env[variable] ?? '';
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new Error(
+      `${variable}=${file}: cannot be read (${err instanceof Error ? err.message : String(err)})`,
+      { cause: err },
+    );
+  }
+}
+
+/** Plaintext, or TLS (with a client certificate under mutual TLS) when the server has TLS on. */
+function channel(env: NodeJS.ProcessEnv): { creds: grpc.ChannelCredentials; options: grpc.ChannelOptions } {
+  if (!env.SNOWFLAKE_TLS_CERT_FILE) return { creds: grpc.credentials.createInsecure(), options: {} };
+  // The server's certificate is not verified: the probe dials its own container, where a verified
+  // identity proves nothing more (the kubelet's HTTPS probes do not verify either), and the certificate
+  // names the Service, not 127.0.0.1.
+  const verify: grpc.VerifyOptions = { rejectUnauthorized: false };
+  // A host name as server name: Node warns when the TLS server name is an IP address such as 127.0.0.1.
+  const options = { 'grpc.ssl_target_name_override': 'localhost' };
+  if (!env.SNOWFLAKE_TLS_CLIENT_CA_FILE) {
+    return { creds: grpc.credentials.createSsl(null, null, null, verify), options };
+  }
+  const own = !env.SNOWFLAKE_HEALTHCHECK_CERT_FILE;
+  const key = readPem(env, own ? 'SNOWFLAKE_TLS_KEY_FILE' : 'SNOWFLAKE_HEALTHCHECK_KEY_FILE');
+  const cert = readPem(env, own ? 'SNOWFLAKE_TLS_CERT_FILE' : 'SNOWFLAKE_HEALTHCHECK_CERT_FILE');
+  return { creds: grpc.credentials.createSsl(null, key, cert, verify), options };
 }
 
 type HealthClient = grpc.Client & {
@@ -20,18 +56,44 @@ type HealthClient = grpc.Client & {
   ): void;
 };
 
+if (process.argv.length > 3) {
+  process.stderr.write(
+    'usage: node dist/healthcheck.js [health service name, default snowflake.v1.IdGenerator]\n',
+  );
+  process.exit(2);
+}
+const service = process.argv[2] ?? SERVICE_NAME;
 const addr = target(process.env);
 const proto = grpc.loadPackageDefinition(packageDefinition()) as unknown as {
-  grpc: { health: { v1: { Health: new (addr: string, creds: grpc.ChannelCredentials) => HealthClient } } };
+  grpc: {
+    health: {
+      v1: {
+        Health: new (
+          addr: string,
+          creds: grpc.ChannelCredentials,
+          options: grpc.ChannelOptions,
+        ) => HealthClient;
+      };
+    };
+  };
 };
-const client = new proto.grpc.health.v1.Health(addr, grpc.credentials.createInsecure());
-client.Check({ service: SERVICE_NAME }, { deadline: Date.now() + 3000 }, (err, res) => {
+let connection: ReturnType<typeof channel>;
+try {
+  connection = channel(process.env);
+} catch (err) {
+  process.stderr.write(
+    `health check of ${addr} failed: ${err instanceof Error ? err.message : String(err)}\n`,
+  );
+  process.exit(1);
+}
+const client = new proto.grpc.health.v1.Health(addr, connection.creds, connection.options);
+client.Check({ service }, { deadline: Date.now() + 3000 }, (err, res) => {
   client.close();
   if (err) {
     process.stderr.write(`health check of ${addr} failed: ${err.message}\n`);
     process.exitCode = 1;
     return;
   }
-  process.stdout.write(`${addr} ${SERVICE_NAME}: ${res?.status ?? 'UNKNOWN'}\n`);
+  process.stdout.write(`${addr} ${service}: ${res?.status ?? 'UNKNOWN'}\n`);
   process.exitCode = res?.status === 'SERVING' ? 0 : 1;
 });

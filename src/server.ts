@@ -4,11 +4,18 @@ import type { Logger } from 'pino';
 import { splitAddress, type Config } from './config';
 import { IdCodec } from './core/codec';
 import { layoutEndMs } from './core/layout';
-import { TimeBase, type ClockSources } from './core/time-base';
+import { TimeBase, type ClockSources, type SkewAction } from './core/time-base';
+import { checkDescriptorBudget, openFileLimit } from './descriptor-budget';
 import { SnowflakeError } from './errors';
+import { connectionInterceptor } from './grpc/connection-interceptor';
+import { ConnectionTable } from './grpc/connections';
 import { createHealth } from './grpc/health';
 import { idGeneratorService } from './grpc/id-generator-service';
+import { errorInfoDefinition } from './grpc/error-details';
+import { listenGrpc, type GrpcListener } from './grpc/listener';
 import { packageDefinition } from './grpc/proto';
+import { strictDescriptors } from './grpc/strict-descriptors';
+import { grpcServerCredentials } from './grpc/tls';
 import { timerScheduler, type IdSource, type Scheduler } from './issuer';
 import { createLogger } from './logger';
 import { grpcServerMetrics } from './metrics/grpc-interceptor';
@@ -29,6 +36,12 @@ export interface ServerOptions {
   readonly scheduler?: Scheduler;
   /** Default: JSON logs on stdout at config.logLevel. */
   readonly logger?: Logger;
+  /**
+   * Gives up the start: aborting it while startServer is pending (e.g. during the etcd claim and its
+   * 30 s retry window) releases whatever is held — etcd lease, state-dir lock — and rejects with the
+   * signal's reason. After startServer has resolved, use {@link RunningServer.stop}.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** A started service. */
@@ -49,15 +62,26 @@ export interface RunningServer {
    */
   readonly ready: Promise<void>;
   /**
-   * Graceful shutdown: health → NOT_SERVING, stop accepting calls, let in-flight calls finish, close
-   * /metrics. Calls still running after config.shutdownTimeoutMs are cut; `forced` then is true.
-   * Safe to call more than once (later calls return the first one's promise).
+   * Graceful shutdown that waits for calls, not connections: health → NOT_SERVING, stop accepting
+   * connections, GOAWAY on every one; connections that never carried a call are closed at once,
+   * streaming calls (health Watch, reflection: they never end by themselves) are ended with UNAVAILABLE
+   * (SHUTTING_DOWN), and the other connections close as their last answer is sent. Unary calls still
+   * running after config.shutdownTimeoutMs are cut: `forced` is then true and `cutCalls` says how many.
+   * Then /metrics closes. Safe to call more than once (later calls return the first one's promise).
    */
-  stop(): Promise<{ forced: boolean }>;
+  stop(): Promise<{ forced: boolean; cutCalls: number }>;
 }
 
 /** How often the skew, the lease, the reservation and health are re-checked, in ms. */
 const HOUSEKEEPING_MS = 100;
+
+/** Log message per skew-check outcome. */
+const SKEW_MESSAGES: Readonly<Record<SkewAction, string>> = {
+  tolerated: 'wall clock moved against the ID time base; within the bound, serving on the monotonic base',
+  'reanchored-forward': 'wall clock is ahead of the ID time base beyond the bound: time base moved forward',
+  refusing: 'wall clock is behind the ID time base beyond the bound',
+  'reanchored-after-catch-up': 'wall clock has passed the latest time used: time base re-anchored to it',
+};
 
 /** Backoff between attempts to re-claim a worker ID after losing one, in ms: doubled up to the max. */
 const RECLAIM_BACKOFF_MS = { first: 500, max: 10_000 } as const;
@@ -65,11 +89,15 @@ const RECLAIM_BACKOFF_MS = { first: 500, max: 10_000 } as const;
 /**
  * Starts the gRPC server (IdGenerator, health, reflection) and the /metrics endpoint for a validated
  * config. With `workerIdSource` etcd it first claims a worker ID (rejecting when every ID is held or
- * etcd does not answer within the claim timeout); the other sources use the configured node.
+ * etcd does not answer within the claim timeout); the other sources use the configured node. Whenever
+ * it rejects, it has released what it held (ports, the state-dir lock, the etcd lease).
  */
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
+  checkDescriptorBudget(config, openFileLimit());
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
+  // Before the lock and the worker-ID claim: bad TLS files stop the boot before anything is held.
+  const credentials = grpcServerCredentials(config.tls, { registry: metrics.registry, logger });
   const codec = new IdCodec(config.layout);
   const clockSources = options.clockSources ?? systemClockSources;
   const monotonicNowMs = () => clockSources.monotonicMs();
@@ -77,13 +105,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const lock = acquireStateDirLock(config.stateDir);
 
   const timeBase = new TimeBase(clockSources, config.maxClockSkewMs, {
-    skewChanged(skewMs, stepMs, action) {
-      if (stepMs < 0) metrics.clockBackwards.inc();
+    skewChanged({ skewMs, stepMs, action, stepped }) {
+      if (stepped && stepMs < 0) metrics.clockBackwards.inc();
       metrics.clockSkew.set(action === 'tolerated' || action === 'refusing' ? skewMs / 1000 : 0);
       const fields = { skewMs: Math.round(skewMs), stepMs: Math.round(stepMs), action };
-      if (action === 'refusing')
-        logger.error(fields, 'wall clock is behind the ID time base beyond the bound');
-      else logger.warn(fields, 'wall clock stepped');
+      if (action === 'refusing') logger.error(fields, SKEW_MESSAGES[action]);
+      else if (stepped) logger.warn(fields, SKEW_MESSAGES[action]);
+      // Not a step: a re-anchoring or the end of a refusal after the skew crept past the bound.
+      else logger.info(fields, SKEW_MESSAGES[action]);
     },
   });
 
@@ -120,8 +149,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
 
   let session: NodeSession;
   try {
-    const claim = await acquireClaim();
+    const claim = await acquireClaim(options.signal);
     try {
+      options.signal?.throwIfAborted();
       session = new NodeSession(sessionDeps, claim, 0);
     } catch (err) {
       await claim.release();
@@ -137,6 +167,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const isStopping = () => stopping;
   let reclaiming: Promise<void> | undefined;
   let wakeReclaim: (() => void) | undefined;
+  /** Aborted by stop(), so shutting down never waits out a re-claim's etcd retry window. */
+  const reclaimAbort = new AbortController();
   const showNode = (current: NodeSession) => {
     metrics.workerInfo.reset();
     metrics.workerInfo.set(
@@ -165,7 +197,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       let claim: WorkerIdClaim | undefined;
       let next: NodeSession | undefined;
       try {
-        claim = await acquireClaim();
+        claim = await acquireClaim(reclaimAbort.signal);
         if (isStopping()) {
           await claim.release();
           return;
@@ -183,13 +215,17 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         logger.info({ node: next.claim.node }, 'worker ID claimed again; serving');
         return;
       } catch (err) {
-        logger.error(
-          { err: err instanceof SnowflakeError ? err.message : err, retryInMs: backoffMs },
-          'cannot claim a worker ID again; still refusing',
-        );
+        if (!isStopping()) {
+          logger.error(
+            { err: err instanceof SnowflakeError ? err.message : err, retryInMs: backoffMs },
+            'cannot claim a worker ID again; still refusing',
+          );
+        }
         next?.close();
         await claim?.release();
       }
+      // stop() may have come while this attempt ran: its wake-up then reached no sleep.
+      if (isStopping()) return;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, backoffMs);
         wakeReclaim = () => {
@@ -210,6 +246,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   };
   showNode(session);
   metrics.workerLeaseState.set(1);
+  metrics.workerIdDefaulted.set(config.workerIdDefaulted ? 1 : 0);
   const housekeeping = setInterval(() => {
     const current = session;
     metrics.timeRemaining.set((layoutEndMs(config.layout) - timeBase.peekMs()) / 1000);
@@ -234,34 +271,57 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   });
   const grpcMetrics = grpcServerMetrics(metrics);
   grpcMetrics.initialize(Object.values(service.definition));
+  const connections = new ConnectionTable({
+    maxConnections: config.grpcLimits.maxConnections,
+    maxBacklogBytesPerConnection: config.grpcLimits.maxBacklogBytesPerConnection,
+    maxBacklogBytes: config.grpcLimits.maxBacklogBytes,
+  });
+  metrics.watchListener('grpc', connections);
+  metrics.watchResponseBacklogBytes(() => connections.backlogBytes);
 
-  const server = new grpc.Server({ interceptors: [grpcMetrics.interceptor] });
+  const server = new grpc.Server({
+    // The metrics interceptor comes first so that it also counts the refusals of the second.
+    interceptors: [grpcMetrics.interceptor, connectionInterceptor(connections, service.responseSizers)],
+    'grpc.max_concurrent_streams': config.grpcLimits.maxConcurrentStreams,
+  });
   server.addService(service.definition, service.implementation);
   health.addToServer(server);
-  new ReflectionService(packageDefinition()).addToServer(server);
+  new ReflectionService(strictDescriptors({ ...packageDefinition(), ...errorInfoDefinition() })).addToServer(
+    server,
+  );
 
-  const closeOnStartFailure = async (err: unknown): Promise<never> => {
+  const closeOnStartFailure = async (err: unknown, listener?: GrpcListener): Promise<never> => {
     stopping = true;
     clearInterval(housekeeping);
+    listener?.close();
     server.forceShutdown();
+    connections.destroyAll();
     session.close();
     await session.claim.release();
     lock.release();
     throw err;
   };
-  const grpcPort = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(config.grpcAddr, grpc.ServerCredentials.createInsecure(), (err, port) => {
-      if (err === null) resolve(port);
-      else reject(new Error(`cannot listen on SNOWFLAKE_GRPC_ADDR=${config.grpcAddr}: ${err.message}`));
-    });
-  }).catch(closeOnStartFailure);
-  const metricsAddr = splitAddress(config.metricsAddr);
-  const metricsServer = await startMetricsServer(metrics.registry, metricsAddr.host, metricsAddr.port).catch(
+  const grpcAddr = splitAddress(config.grpcAddr);
+  const grpcListener = await listenGrpc(server, credentials, grpcAddr.host, grpcAddr.port, connections).catch(
     (err: unknown) =>
       closeOnStartFailure(
-        new Error(`cannot listen on SNOWFLAKE_METRICS_ADDR=${config.metricsAddr}: ${String(err)}`),
+        new Error(
+          `cannot listen on SNOWFLAKE_GRPC_ADDR=${config.grpcAddr}: ${err instanceof Error ? err.message : String(err)}`,
+        ),
       ),
   );
+  const grpcPort = grpcListener.port;
+  const metricsAddr = splitAddress(config.metricsAddr);
+  const metricsServer = await startMetricsServer(metrics.registry, {
+    ...metricsAddr,
+    maxConnections: config.metricsMaxConnections,
+  }).catch((err: unknown) =>
+    closeOnStartFailure(
+      new Error(`cannot listen on SNOWFLAKE_METRICS_ADDR=${config.metricsAddr}: ${String(err)}`),
+      grpcListener,
+    ),
+  );
+  metrics.watchListener('metrics', metricsServer);
   const first = session;
   logger.info(
     {
@@ -270,7 +330,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       datacenterId: first.claim.node.datacenterId,
       workerId: first.claim.node.workerId,
       workerIdSource: config.workerIdSource,
-      grpcAddr: `${splitAddress(config.grpcAddr).host}:${grpcPort}`,
+      grpcAddr: `${grpcAddr.host}:${grpcPort}`,
       metricsAddr: `${metricsAddr.host}:${metricsServer.port}`,
       maxBatchSize: config.maxBatchSize,
       stateFile: first.stateFile.path,
@@ -291,23 +351,24 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   })();
   ready.catch(() => undefined);
 
-  let stopped: Promise<{ forced: boolean }> | undefined;
-  const stop = async (): Promise<{ forced: boolean }> => {
+  let stopped: Promise<{ forced: boolean; cutCalls: number }> | undefined;
+  const stop = async (): Promise<{ forced: boolean; cutCalls: number }> => {
     stopping = true;
     wakeReclaim?.();
+    reclaimAbort.abort();
     setRefusing('draining', true);
+    health.stopping();
     clearInterval(housekeeping);
-    logger.info({ timeoutMs: config.shutdownTimeoutMs }, 'shutting down: draining in-flight calls');
-    const forced = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        server.forceShutdown();
-        resolve(true);
-      }, config.shutdownTimeoutMs);
-      server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve(false);
-      });
-    });
+    logger.info(
+      { timeoutMs: config.shutdownTimeoutMs, inFlightCalls: connections.inFlight },
+      'shutting down: draining in-flight calls',
+    );
+    grpcListener.close();
+    // Sends GOAWAY on every connection; the connections themselves are closed by drain().
+    server.tryShutdown(() => undefined);
+    const cutCalls = await connections.drain(config.shutdownTimeoutMs);
+    server.forceShutdown();
+    connections.destroyAll();
     await reclaiming;
     const last = session;
     const wasActive = last.active;
@@ -318,9 +379,13 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     await last.claim.release();
     lock.release();
     await metricsServer.close();
-    if (forced) logger.warn('shutdown timeout reached: in-flight calls were cut');
+    if (cutCalls > 0)
+      logger.warn(
+        { cutCalls, timeoutMs: config.shutdownTimeoutMs },
+        `shutdown timeout reached: ${cutCalls} in-flight call${cutCalls === 1 ? ' was' : 's were'} cut`,
+      );
     logger.info('stopped');
-    return { forced };
+    return { forced: cutCalls > 0, cutCalls };
   };
 
   return {

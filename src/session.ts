@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { IdCodec, NodeId } from './core/codec';
 import { Generator } from './core/generator';
+import { layoutEndMs } from './core/layout';
 import type { TimeBase } from './core/time-base';
 import {
   ReservationUnavailableError,
@@ -120,12 +121,15 @@ export class NodeSession {
     );
     this.generator.restoreFloor(this.floorMs);
     const stateFile = this.stateFile;
+    const endMs = layoutEndMs(codec.layout);
     this.keeper = new ReservationKeeper(
       {
         // Durable in both places before the ceiling moves: the file protects a restart on this machine,
-        // the coordinator a later holder of the worker ID on another machine.
+        // the coordinator a later holder of the worker ID on another machine. No ID's timestamp reaches
+        // the layout's end, so a reservation there covers every ID; readers refuse one beyond it as damage.
         write: async (ms) => {
-          await Promise.all([stateFile.write(ms), claim.storeReservation(ms)]);
+          const untilMs = Math.min(ms, endMs);
+          await Promise.all([stateFile.write(untilMs), claim.storeReservation(untilMs)]);
         },
         description: claim.source === 'etcd' ? `${stateFile.path} and etcd` : stateFile.path,
       },

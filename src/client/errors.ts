@@ -1,11 +1,18 @@
-import { status, type ServiceError } from '@grpc/grpc-js';
-import { ERROR_CODE_METADATA_KEY } from '../grpc/id-generator-service';
+import { status, type Metadata, type ServiceError } from '@grpc/grpc-js';
+import {
+  decodeRichStatus,
+  ERROR_CODE_METADATA_KEY,
+  ERROR_DOMAIN,
+  STATUS_DETAILS_METADATA_KEY,
+  type ErrorInfo,
+} from '../grpc/error-details';
 
 /**
  * Stable machine-readable codes of {@link IdClientError}. Never renamed: callers match on them.
  *
  * - `ALL_SERVERS_UNAVAILABLE`: every attempt failed with UNAVAILABLE (connection refused or unreachable,
- *   or the server refuses to issue IDs) or timed out, until the attempts or the call deadline ran out.
+ *   or the server refuses to issue IDs), RESOURCE_EXHAUSTED `RESPONSE_BACKLOG_FULL` (the server holds too
+ *   many unread answers) or timed out, until the attempts or the call deadline ran out.
  * - `DEADLINE_EXCEEDED`: as above, but every attempt timed out (no server refused: they hang).
  * - `INVALID_ARGUMENT`: the request broke a documented limit, checked locally or by the server
  *   (`serverCode` then says which, e.g. `BATCH_SIZE_OUT_OF_RANGE`); never retried.
@@ -31,8 +38,13 @@ export interface AttemptFailure {
   readonly grpcCode: status;
   /** The status details (server message or grpc-js connection error). */
   readonly details: string;
-  /** The server's stable error code (trailing metadata `snowflake-error-code`), when it sent one. */
+  /**
+   * The server's stable error code, when it sent one: the `reason` of its `google.rpc.ErrorInfo`
+   * (domain `snowflake.v1`, trailer `grpc-status-details-bin`), else the `snowflake-error-code` trailer.
+   */
   readonly serverCode: string | undefined;
+  /** The server's `google.rpc.ErrorInfo` (domain `snowflake.v1`), e.g. the allowed `min`/`max`; when it sent one. */
+  readonly errorInfo?: ErrorInfo;
 }
 
 /** Optional fields of an {@link IdClientError}. */
@@ -41,6 +53,8 @@ export interface IdClientErrorDetails {
   readonly grpcCode?: status;
   /** The server's stable error code, when it sent one. */
   readonly serverCode?: string;
+  /** The server's `google.rpc.ErrorInfo`, when it sent one. */
+  readonly errorInfo?: ErrorInfo;
   /** Every failed attempt of the call, oldest first; empty when no RPC was made. */
   readonly attempts?: readonly AttemptFailure[];
 }
@@ -53,6 +67,11 @@ export class IdClientError extends Error {
   readonly grpcCode: status | undefined;
   /** The server's stable error code (e.g. `BATCH_SIZE_OUT_OF_RANGE`), when it sent one. */
   readonly serverCode: string | undefined;
+  /**
+   * The server's `google.rpc.ErrorInfo` (reason = {@link serverCode}, domain `snowflake.v1`, metadata
+   * such as `min`/`max` for a batch size), when it sent one.
+   */
+  readonly errorInfo: ErrorInfo | undefined;
   /** Every failed attempt of the call, oldest first; empty when no RPC was made. */
   readonly attempts: readonly AttemptFailure[];
 
@@ -62,6 +81,7 @@ export class IdClientError extends Error {
     this.code = code;
     this.grpcCode = details.grpcCode;
     this.serverCode = details.serverCode;
+    this.errorInfo = details.errorInfo;
     this.attempts = details.attempts ?? [];
   }
 }
@@ -69,12 +89,14 @@ export class IdClientError extends Error {
 /** The {@link AttemptFailure} for a grpc-js error (anything else counts as UNAVAILABLE: it never reached a server). */
 export function attemptFailure(address: string, err: unknown): AttemptFailure {
   if (isServiceError(err)) {
-    const serverCode = err.metadata.get(ERROR_CODE_METADATA_KEY)[0];
+    const errorInfo = serverErrorInfo(err.metadata);
+    const legacyCode = err.metadata.get(ERROR_CODE_METADATA_KEY)[0];
     return {
       address,
       grpcCode: err.code,
       details: err.details,
-      serverCode: typeof serverCode === 'string' ? serverCode : undefined,
+      serverCode: errorInfo?.reason ?? (typeof legacyCode === 'string' ? legacyCode : undefined),
+      ...(errorInfo !== undefined && { errorInfo }),
     };
   }
   return {
@@ -83,6 +105,17 @@ export function attemptFailure(address: string, err: unknown): AttemptFailure {
     details: err instanceof Error ? err.message : String(err),
     serverCode: undefined,
   };
+}
+
+/**
+ * The `google.rpc.ErrorInfo` of this service in a `grpc-status-details-bin` trailer; undefined when
+ * there is none, it does not decode, or it comes from another domain (e.g. a proxy's).
+ */
+function serverErrorInfo(metadata: Metadata): ErrorInfo | undefined {
+  const [bytes] = metadata.get(STATUS_DETAILS_METADATA_KEY);
+  if (!Buffer.isBuffer(bytes)) return undefined;
+  const errorInfo = decodeRichStatus(bytes)?.errorInfo;
+  return errorInfo?.domain === ERROR_DOMAIN && errorInfo.reason !== '' ? errorInfo : undefined;
 }
 
 /** The name of a gRPC status code, e.g. `UNAVAILABLE` (the `grpc_code` label convention). */
@@ -98,7 +131,7 @@ export function terminalError(failure: AttemptFailure, attempts: readonly Attemp
   return new IdClientError(
     code,
     `${failure.address} answered ${statusName(failure.grpcCode)}: ${failure.details}`,
-    { grpcCode: failure.grpcCode, serverCode: failure.serverCode, attempts },
+    { grpcCode: failure.grpcCode, serverCode: failure.serverCode, errorInfo: failure.errorInfo, attempts },
   );
 }
 

@@ -25,6 +25,16 @@ export interface FailoverOptions {
  */
 const RETRYABLE: ReadonlySet<status> = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]);
 
+/** Also retryable: that server holds too many unread answers for this connection (or for all); it issued nothing. */
+const BACKLOG_FULL = 'RESPONSE_BACKLOG_FULL';
+
+function retryable(failure: AttemptFailure): boolean {
+  return (
+    RETRYABLE.has(failure.grpcCode) ||
+    (failure.grpcCode === status.RESOURCE_EXHAUSTED && failure.serverCode === BACKLOG_FULL)
+  );
+}
+
 /**
  * Runs one unary call with failover: tries the addresses in the {@link Balancer}'s order, moves on at
  * once after a retryable failure, and waits (exponential backoff with jitter) only before going round
@@ -101,7 +111,7 @@ export class FailoverCaller {
         });
         failures.push(failure);
         if (this.closed()) throw closedError(failures);
-        if (!RETRYABLE.has(failure.grpcCode)) throw terminalError(failure, failures);
+        if (!retryable(failure)) throw terminalError(failure, failures);
         this.balancer.failed(address, this.now());
       }
     }
@@ -147,6 +157,11 @@ function exhaustedError(
     timedOut ? 'DEADLINE_EXCEEDED' : 'ALL_SERVERS_UNAVAILABLE',
     `${name}: ${what} (${failures.length} attempt${failures.length === 1 ? '' : 's'} in ${Math.round(elapsedMs)} ms, ` +
       `deadline ${timeoutMs} ms)${summary === '' ? '' : `; last errors: ${summary}`}`,
-    { grpcCode: last?.grpcCode, serverCode: last?.serverCode, attempts: failures },
+    {
+      grpcCode: last?.grpcCode,
+      serverCode: last?.serverCode,
+      errorInfo: last?.errorInfo,
+      attempts: failures,
+    },
   );
 }

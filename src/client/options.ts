@@ -47,7 +47,7 @@ export interface IdClientOptions {
   readonly attemptTimeoutMs?: number;
   /** After a failure, a server is tried last by later calls for this long, in ms; 0…600,000. Default 1,000. */
   readonly cooldownMs?: number;
-  /** Retries on UNAVAILABLE (and connection failures) with exponential backoff and jitter. */
+  /** Retries on UNAVAILABLE, RESPONSE_BACKLOG_FULL and connection failures with exponential backoff and jitter. */
   readonly retry?: RetryOptions;
   /** The ID buffer behind `nextId()`. */
   readonly prefetch?: PrefetchOptions;

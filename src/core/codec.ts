@@ -88,6 +88,7 @@ export class IdCodec {
     if (id < 0n || id > MAX_ID) {
       throw new InvalidIdError(
         `id ${id} has the sign bit set (must be 0 to ${MAX_ID}); it was not issued by this service`,
+        { id: String(id), min: '0', max: String(MAX_ID) },
       );
     }
     const { layout } = this;

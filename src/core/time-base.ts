@@ -9,7 +9,7 @@ export interface ClockSources {
   monotonicMs(): number;
 }
 
-/** What a skew check concluded; reported to the observer when the skew moves by more than {@link STEP_EPSILON_MS}. */
+/** What a skew check concluded. */
 export type SkewAction =
   /** |skew| ≤ bound: keep serving on the monotonic base. */
   | 'tolerated'
@@ -20,14 +20,44 @@ export type SkewAction =
   /** The wall clock, behind before, has passed every time handed out: the base was re-anchored to it. */
   | 'reanchored-after-catch-up';
 
-/** Notifications for logs and metrics. */
-export interface TimeBaseObserver {
-  /** The skew (wall − base, ms) changed by more than {@link STEP_EPSILON_MS}; `stepMs` < 0 means the wall stepped back. */
-  skewChanged?(skewMs: number, stepMs: number, action: SkewAction): void;
+/** One reported skew check (see {@link TimeBaseObserver.skewChanged}). */
+export interface SkewChange {
+  /** Wall clock minus the base as read, in ms, before any re-anchoring. */
+  readonly skewMs: number;
+  /** Change of the skew since the last report, in ms; < 0 means the wall clock went back. */
+  readonly stepMs: number;
+  readonly action: SkewAction;
+  /**
+   * True when |stepMs| is at least the step threshold ({@link STEP_THRESHOLD_MS}, or maxSkewMs when
+   * smaller): the wall clock was set (NTP step, `date -s`), not read with jitter.
+   */
+  readonly stepped: boolean;
 }
 
-/** Skew changes smaller than this (ms) are read jitter, not clock steps. */
-export const STEP_EPSILON_MS = 2;
+/** Notifications for logs and metrics. */
+export interface TimeBaseObserver {
+  /**
+   * Called when the wall clock stepped (see {@link SkewChange.stepped}), when refusing starts or ends,
+   * and on every re-anchoring; never for read jitter alone.
+   */
+  skewChanged?(change: SkewChange): void;
+}
+
+/**
+ * Smallest change of the skew (wall − base), in ms, taken for a clock step rather than read jitter;
+ * a time base whose maxSkewMs is smaller uses that instead, so every step that crosses the bound counts.
+ * The two clocks are read at slightly different instants and Date.now() has 1 ms resolution: an idle
+ * machine shows changes of 2–6 ms with nobody touching the clock. Time sync only steps larger offsets
+ * (ntpd slews below 128 ms; chrony's usual `makestep 1 3` steps above 1 s), so 50 ms keeps room on both
+ * sides. Smaller changes still show in {@link TimeBase.skewMs}.
+ */
+export const STEP_THRESHOLD_MS = 50;
+
+/** Most bracketed reads {@link TimeBase} makes to confirm a reading that looks like a clock step. */
+const CAREFUL_READ_ATTEMPTS = 5;
+
+/** Monotonic ms between the two reads around a wall read below which that read counts as instantaneous. */
+const CLOSE_READ_MS = 1;
 
 /**
  * The clock IDs are stamped with: wall time at start plus monotonic elapsed time, so a wall-clock step
@@ -46,6 +76,7 @@ export class TimeBase implements Clock {
   private readonly observer: TimeBaseObserver;
   private offsetMs: number;
   private highestReturnedMs = -Infinity;
+  private readonly stepThresholdMs: number;
   private lastReportedSkewMs = 0;
   private refusing = false;
   private lastSkewMs = 0;
@@ -55,6 +86,7 @@ export class TimeBase implements Clock {
     this.sources = sources;
     this.maxSkewMs = maxSkewMs;
     this.observer = observer;
+    this.stepThresholdMs = Math.max(1, Math.min(STEP_THRESHOLD_MS, maxSkewMs));
     this.offsetMs = sources.wallMs() - sources.monotonicMs();
   }
 
@@ -66,6 +98,7 @@ export class TimeBase implements Clock {
         `wall clock is ${Math.round(-this.lastSkewMs)} ms behind the ID time base, more than ` +
           `SNOWFLAKE_MAX_CLOCK_SKEW_MS=${this.maxSkewMs}; refusing to issue IDs until the wall clock passes ` +
           `${new Date(this.highestReturnedMs).toISOString()}, the latest time already used`,
+        { behindMs: String(Math.round(-this.lastSkewMs)), maxSkewMs: String(this.maxSkewMs) },
       );
     }
     if (now > this.highestReturnedMs) this.highestReturnedMs = now;
@@ -89,10 +122,13 @@ export class TimeBase implements Clock {
 
   /** Reads both clocks, applies the skew policy, and returns the base time in Unix ms. */
   private check(): number {
-    const wall = this.sources.wallMs();
-    let base = this.sources.monotonicMs() + this.offsetMs;
+    let wall = this.sources.wallMs();
+    let mono = this.sources.monotonicMs();
+    if (this.looksLikeStep(wall - (mono + this.offsetMs))) ({ wall, mono } = this.carefulRead());
+    let base = mono + this.offsetMs;
     let skew = wall - base;
     let action: SkewAction = 'tolerated';
+    const wasRefusing = this.refusing;
     if (skew > this.maxSkewMs) {
       action = 'reanchored-forward';
       this.offsetMs += skew;
@@ -111,13 +147,42 @@ export class TimeBase implements Clock {
     } else {
       this.refusing = false;
     }
+    const reanchored = action === 'reanchored-forward' || action === 'reanchored-after-catch-up';
     const step = skew - this.lastReportedSkewMs;
-    if (Math.abs(step) > STEP_EPSILON_MS) {
-      this.lastReportedSkewMs = action === 'tolerated' || action === 'refusing' ? skew : 0;
-      this.observer.skewChanged?.(skew, step, action);
+    const stepped = Math.abs(step) >= this.stepThresholdMs;
+    // Changes below the threshold are not reported, so they add up against the last reported skew:
+    // a slow creep is reported once it amounts to a step.
+    if (stepped || reanchored || this.refusing !== wasRefusing) {
+      this.lastReportedSkewMs = reanchored ? 0 : skew;
+      this.observer.skewChanged?.({ skewMs: skew, stepMs: step, action, stepped });
     }
-    if (action !== 'tolerated' && action !== 'refusing') skew = 0;
+    if (reanchored) skew = 0;
     this.lastSkewMs = skew;
     return base;
+  }
+
+  /** True when `skew` would be reported as a step or handled as beyond the bound. */
+  private looksLikeStep(skew: number): boolean {
+    return (
+      Math.abs(skew - this.lastReportedSkewMs) >= this.stepThresholdMs || Math.abs(skew) > this.maxSkewMs
+    );
+  }
+
+  /**
+   * Reads the wall clock between two monotonic reads, up to {@link CAREFUL_READ_ATTEMPTS} times, and keeps
+   * the pair whose monotonic reads lie closest together (the midpoint stands for the wall read's instant).
+   * The plain read takes the two clocks one after the other: a thread descheduled between them (a loaded
+   * host, a GC pause) sees the skew jump by the length of the pause, which would be counted as a clock
+   * step or even refused. Only readings that look like a step pay for this.
+   */
+  private carefulRead(): { wall: number; mono: number } {
+    let best = { wall: 0, mono: 0, spread: Infinity };
+    for (let attempt = 0; attempt < CAREFUL_READ_ATTEMPTS && best.spread > CLOSE_READ_MS; attempt++) {
+      const before = this.sources.monotonicMs();
+      const wall = this.sources.wallMs();
+      const after = this.sources.monotonicMs();
+      if (after - before < best.spread) best = { wall, mono: (before + after) / 2, spread: after - before };
+    }
+    return best;
   }
 }

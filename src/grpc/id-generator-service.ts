@@ -7,7 +7,8 @@ import type { BatchIdsRequest__Output } from '../generated/snowflake/v1/BatchIds
 import type { DecodeIdRequest__Output } from '../generated/snowflake/v1/DecodeIdRequest';
 import type { DecodeIdResponse } from '../generated/snowflake/v1/DecodeIdResponse';
 import type { GetInfoResponse } from '../generated/snowflake/v1/GetInfoResponse';
-import { encodeNextIdResponse, packedIdsMessage, preEncoded } from './packed-ids';
+import type { ResponseSizer } from './connection-interceptor';
+import { batchIdsResponseBytes, encodeNextIdResponse, packedIdsMessage, preEncoded } from './packed-ids';
 import { snowflakeProto } from './proto';
 
 /** What the IdGenerator handlers need. */
@@ -22,8 +23,8 @@ export interface IdGeneratorDeps {
   readonly logger: Logger;
 }
 
-/** Trailing-metadata key carrying the stable error code (e.g. BATCH_SIZE_OUT_OF_RANGE) on every error. */
-export const ERROR_CODE_METADATA_KEY = 'snowflake-error-code';
+// Defined beside the other wire-error names; re-exported where callers have always imported it from.
+export { ERROR_CODE_METADATA_KEY } from './error-details';
 
 /**
  * Hand-written response encoders replacing proto-loader's for the two ID methods (see packed-ids.ts):
@@ -44,11 +45,13 @@ interface Malformed {
 /**
  * The `snowflake.v1.IdGenerator` service: its definition (proto-loader's, with two changes: request
  * bytes that fail to decode become INVALID_ARGUMENT instead of grpc-js's INTERNAL, and the NextId and
- * BatchIds responses are encoded by hand) and its handlers.
+ * BatchIds responses are encoded by hand), its handlers, and the response size of its one method whose
+ * answers can be large (BatchIds, by method path), for the response backlog budget.
  */
 export function idGeneratorService(deps: IdGeneratorDeps): {
   definition: grpc.ServiceDefinition;
   implementation: grpc.UntypedServiceImplementation;
+  responseSizers: ReadonlyMap<string, ResponseSizer>;
 } {
   const { issuer, codec, node, maxBatchSize, logger } = deps;
   const { layout } = codec;
@@ -60,10 +63,7 @@ export function idGeneratorService(deps: IdGeneratorDeps): {
   ): void => {
     if (!(err instanceof SnowflakeError))
       logger.error({ err, method: call.getPath() }, 'unexpected error in handler');
-    const { code, details } = toGrpcStatus(err);
-    const metadata = new grpc.Metadata();
-    if (err instanceof SnowflakeError) metadata.set(ERROR_CODE_METADATA_KEY, err.code);
-    callback({ code, details, metadata });
+    callback(toGrpcStatus(err));
   };
 
   // Answers synchronously when the handler does, and without a wrapping promise otherwise: this runs
@@ -142,7 +142,13 @@ export function idGeneratorService(deps: IdGeneratorDeps): {
       },
     ]),
   );
-  return { definition, implementation };
+  const batchIdsBytes: ResponseSizer = (request) => {
+    if (isMalformed(request)) return undefined;
+    const { count } = request as BatchIdsRequest__Output;
+    return count >= 1 && count <= maxBatchSize ? batchIdsResponseBytes(count) : undefined;
+  };
+  const batchIds = definition.BatchIds as grpc.MethodDefinition<unknown, unknown>;
+  return { definition, implementation, responseSizers: new Map([[batchIds.path, batchIdsBytes]]) };
 }
 
 function tolerant(deserialize: grpc.deserialize<unknown>): grpc.deserialize<unknown> {

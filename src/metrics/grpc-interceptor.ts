@@ -27,7 +27,7 @@ const CODE_NAMES = new Map<number, string>(
  */
 class MethodTally {
   started = 0;
-  /** Completed calls by status code (grpc.status values); a code appears once a call ends with it. */
+  /** Completed calls by status code (grpc.status values): every code once initialized, else as calls end. */
   readonly handled = new Map<number, number>();
   readonly seconds: { observe(v: number): void };
 
@@ -121,8 +121,9 @@ export interface GrpcServerMetrics {
   /** Add to the server's `interceptors`: counts every call of every service on the server. */
   readonly interceptor: grpc.ServerInterceptor;
   /**
-   * Creates the started/handled(OK)/latency series of `methods` with value 0 so dashboards and alerts
-   * see them before the first call (as go-grpc-prometheus's InitializeMetrics does).
+   * Creates the started, latency and handled series of `methods`, the latter for every status code, with
+   * value 0, so dashboards and alerts see them before the first call (as go-grpc-prometheus's
+   * InitializeMetrics does); a counter first exported at 1 would hide that first call from `increase()`.
    */
   initialize(methods: Iterable<grpc.ServerMethodDefinition<unknown, unknown>>): void;
 }
@@ -160,7 +161,7 @@ export function grpcServerMetrics(metrics: Metrics): GrpcServerMetrics {
     initialize(methods) {
       for (const method of methods) {
         const tally = tallyOf(method);
-        if (!tally.handled.has(grpc.status.OK)) tally.handled.set(grpc.status.OK, 0);
+        for (const code of CODE_NAMES.keys()) if (!tally.handled.has(code)) tally.handled.set(code, 0);
         if (tally.started === 0) metrics.grpcHandlingSeconds.zero(tally.labels);
       }
     },

@@ -13,6 +13,17 @@ export interface GrpcCallCounts {
   handled(): Iterable<readonly [LabelValues<GrpcLabelName | 'grpc_code'>, number]>;
 }
 
+/** The two ports whose connections are counted: gRPC and /metrics (the `listener` label). */
+export type ListenerName = 'grpc' | 'metrics';
+
+/** What snowflake_connections and snowflake_connections_rejected_total read for one port at scrape time. */
+export interface ListenerStats {
+  /** Connections open now. */
+  readonly openConnections: number;
+  /** Connections closed at once because the port's cap was reached, since start. */
+  readonly rejectedConnections: number;
+}
+
 /** Every metric the service exports, in one private {@link Registry} (never prom-client's global one). */
 export interface Metrics {
   readonly registry: Registry;
@@ -26,6 +37,11 @@ export interface Metrics {
   readonly workerInfo: Gauge<'datacenter_id' | 'worker_id'>;
   /** 1 while the worker-ID claim is held and proven (always 1 for static and ordinal sources). */
   readonly workerLeaseState: Gauge;
+  /**
+   * snowflake_worker_id_defaulted: 1 when the static source runs on the default worker ID because
+   * SNOWFLAKE_WORKER_ID is not set (two such instances issue the same IDs), else 0; set at start.
+   */
+  readonly workerIdDefaulted: Gauge;
   /** etcd keepalive rounds that failed (no answer, or an error) while the lease was held. */
   readonly leaseKeepaliveFailures: Counter;
   /** snowflake_serving: 1 while the service issues IDs, 0 while it refuses or drains. */
@@ -45,6 +61,16 @@ export interface Metrics {
   readonly useGrpcCallCounts: (counts: GrpcCallCounts) => void;
   /** grpc_server_handling_seconds: RPC latency from start to status, in seconds. */
   readonly grpcHandlingSeconds: Histogram<GrpcLabelName>;
+  /**
+   * Sets where snowflake_connections{listener} and snowflake_connections_rejected_total{listener} read
+   * one port's counts at scrape time; a port appears once it is watched.
+   */
+  readonly watchListener: (listener: ListenerName, stats: ListenerStats) => void;
+  /**
+   * Sets where snowflake_grpc_response_backlog_bytes reads the BatchIds response bytes queued for
+   * clients that have not read them yet (0 until set).
+   */
+  readonly watchResponseBacklogBytes: (read: () => number) => void;
 }
 
 /** Latency buckets in seconds: 50 µs … 5 s, dense where ID calls land. */
@@ -89,6 +115,35 @@ export function createMetrics(): Metrics {
       for (const [labels, count] of grpcCounts?.handled() ?? []) this.inc(labels, count);
     },
   });
+  const listeners = new Map<ListenerName, ListenerStats>();
+  new Gauge({
+    name: 'snowflake_connections',
+    help: 'Connections open now, by port (grpc, metrics).',
+    labelNames: ['listener'],
+    registers,
+    collect() {
+      for (const [listener, stats] of listeners) this.set({ listener }, stats.openConnections);
+    },
+  });
+  new Counter({
+    name: 'snowflake_connections_rejected_total',
+    help: "Connections closed as soon as they were accepted because the port's connection cap was reached.",
+    labelNames: ['listener'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [listener, stats] of listeners) this.inc({ listener }, stats.rejectedConnections);
+    },
+  });
+  let readBacklogBytes = () => 0;
+  new Gauge({
+    name: 'snowflake_grpc_response_backlog_bytes',
+    help: 'BatchIds response bytes answered but not yet taken by the clients (HTTP/2 flow control), over all connections.',
+    registers,
+    collect() {
+      this.set(readBacklogBytes());
+    },
+  });
   return {
     registry,
     idsGenerated: new Counter({
@@ -115,6 +170,11 @@ export function createMetrics(): Metrics {
     workerLeaseState: new Gauge({
       name: 'snowflake_worker_lease_state',
       help: '1 while this instance holds its worker ID and can prove it (etcd lease fence valid), else 0; always 1 for static and ordinal worker IDs.',
+      registers,
+    }),
+    workerIdDefaulted: new Gauge({
+      name: 'snowflake_worker_id_defaulted',
+      help: '1 when the static worker-ID source uses the default worker ID 0 because SNOWFLAKE_WORKER_ID is not set (two such instances in a datacenter issue the same IDs), else 0.',
       registers,
     }),
     leaseKeepaliveFailures: new Counter({
@@ -156,6 +216,37 @@ export function createMetrics(): Metrics {
       help: 'Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.',
       labelNames: grpcLabels,
       buckets: HANDLING_SECONDS_BUCKETS,
+      registers,
+    }),
+    watchListener(listener, stats) {
+      listeners.set(listener, stats);
+    },
+    watchResponseBacklogBytes(read) {
+      readBacklogBytes = read;
+    },
+  };
+}
+
+/** The gRPC port's TLS metrics; registered only when TLS is on (an unset expiry would read as 1970). */
+export interface TlsMetrics {
+  /** snowflake_tls_reload_failures_total: changed TLS files that could not be used (the previous ones stay served). */
+  readonly reloadFailures: Counter;
+  /** snowflake_tls_certificate_expiry_timestamp_seconds: earliest notAfter of the served certificate chain, Unix s. */
+  readonly certificateExpiry: Gauge;
+}
+
+/** Registers the {@link TlsMetrics} in `registry` (the service's private one, from {@link createMetrics}). */
+export function createTlsMetrics(registry: Registry): TlsMetrics {
+  const registers = [registry];
+  return {
+    reloadFailures: new Counter({
+      name: 'snowflake_tls_reload_failures_total',
+      help: 'Changed TLS files of the gRPC port that could not be used (unreadable, not PEM, key not matching, expired); the previous certificate stays served.',
+      registers,
+    }),
+    certificateExpiry: new Gauge({
+      name: 'snowflake_tls_certificate_expiry_timestamp_seconds',
+      help: 'When the certificate chain served on the gRPC port expires (earliest notAfter), as a Unix timestamp in seconds.',
       registers,
     }),
   };

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { StateFileError } from '../errors';
 import type { NodeId } from '../core/codec';
-import type { Layout } from '../core/layout';
+import { layoutEndMs, type Layout } from '../core/layout';
 
 /** Name of the state file inside SNOWFLAKE_STATE_DIR. */
 export const STATE_FILE_NAME = 'snowflake-state.json';
@@ -64,8 +64,9 @@ export class StateFile {
 
   /**
    * Reads the reservation (synchronous: boot only). Missing file → 0. Throws {@link StateFileError}
-   * naming the path when the file is unreadable, corrupt or truncated, or was written for another
-   * layout — or another node, unless `nodeMayChange` (then the old reservation is ignored).
+   * naming the path when the file is unreadable, corrupt or truncated, holds a reservation beyond the
+   * layout's end ({@link layoutEndMs}), or was written for another layout — or another node, unless
+   * `nodeMayChange` (then the old reservation is ignored).
    */
   read(nodeMayChange = false): ReadResult {
     let text: string;
@@ -103,6 +104,16 @@ export class StateFile {
           .join('; ')}); refusing to reuse it. Use a new SNOWFLAKE_STATE_DIR if the change is intentional`,
       );
     }
+    // Every reservation this service writes lies within the layout's time range (the generator stops at
+    // its end), so a value beyond it is damage, whichever node wrote it, not a time to wait for.
+    const endMs = layoutEndMs(this.layout);
+    if (state.reservedUntilMs > endMs) {
+      throw new StateFileError(
+        `state file ${this.path} is corrupt: reservedUntilMs ${state.reservedUntilMs} lies beyond the end of ` +
+          `the layout's time range (allowed: 0 to ${endMs}, ${new Date(endMs).toISOString()}). Restore it, or ` +
+          `remove it only if the clock is known to be past every ID this worker issued`,
+      );
+    }
     if (state.datacenterId !== this.node.datacenterId || state.workerId !== this.node.workerId) {
       const old = { datacenterId: state.datacenterId, workerId: state.workerId };
       if (nodeMayChange) return { reservedUntilMs: 0, ignoredNode: old };
@@ -119,6 +130,7 @@ export class StateFile {
    * Atomically and durably replaces the file with a reservation of `reservedUntilMs` (Unix ms). Writes
    * to one path run one at a time in call order, across StateFile objects (a re-claimed session writes
    * the same file as the one it replaces), so a slow older write can never land after a newer one.
+   * Rejects with an error naming the file or directory that failed (and the errno message: ENOSPC, EIO…).
    */
   write(reservedUntilMs: number): Promise<void> {
     const previous = writeQueues.get(this.path) ?? Promise.resolve();
@@ -154,13 +166,17 @@ export class StateFile {
     } catch (err) {
       // A failed write (disk full, read-only) leaves no temp files behind; the old state file stays.
       await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
-      throw err;
+      throw new Error(`cannot write ${tmp}: ${(err as Error).message}`, { cause: err });
     }
-    const dir = await fs.promises.open(this.dir, 'r');
     try {
-      await dir.sync();
-    } finally {
-      await dir.close();
+      const dir = await fs.promises.open(this.dir, 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    } catch (err) {
+      throw new Error(`cannot fsync the state dir ${this.dir}: ${(err as Error).message}`, { cause: err });
     }
   }
 }

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { NodeId } from '../core/codec';
+import { redactCredentials } from '../redact';
 import {
+  CoordinationDataError,
   CoordinationError,
   InvalidConfigError,
   SnowflakeError,
@@ -21,6 +23,9 @@ const DEFAULT_CLAIM_TIMEOUT_MS = 30_000;
 
 /** How many times storeReservation re-reads after another writer changed the reservation key. */
 const MAX_STORE_ATTEMPTS = 5;
+
+/** The largest Unix ms a JavaScript Date holds: the default {@link EtcdClaimOptions.maxReservationMs}. */
+const MAX_DATE_MS = 8.64e15;
 
 /** What happened in one keepalive round (sent every {@link LeaseFence.keepaliveIntervalMs}). */
 export interface EtcdKeepaliveEvent {
@@ -64,6 +69,18 @@ export interface EtcdClaimOptions {
   readonly callTimeoutMs?: number;
   /** Time limit of the whole claim in ms (≥ 1): no etcd call starts after it; default 30000. */
   readonly claimTimeoutMs?: number;
+  /**
+   * Largest reservation (Unix ms) accepted from or written to a reservation key: the end of the ID
+   * layout's time range. A stored value beyond it is corrupt ({@link CoordinationDataError}). Default:
+   * the largest Date, 8.64e15.
+   */
+  readonly maxReservationMs?: number;
+  /**
+   * Aborts the claim: pending etcd calls are abandoned at once (each is raced against the signal as well
+   * as its timer), a granted lease is revoked (bounded by `callTimeoutMs`) and the claim rejects with the
+   * signal's reason. Has no effect once it has resolved.
+   */
+  readonly signal?: AbortSignal;
   /** Where claim, loss and keepalive trouble are logged. */
   readonly logger: Logger;
   /** Optional metric callbacks. */
@@ -101,6 +118,7 @@ interface Settings {
   readonly fenceMarginMs: number | undefined;
   readonly callTimeoutMs: number | undefined;
   readonly claimTimeoutMs: number;
+  readonly maxReservationMs: number;
 }
 
 /**
@@ -112,10 +130,12 @@ interface Settings {
  * holders stored. Whenever the fence has lapsed during these steps (a slow etcd), one keepalive renews
  * it before going on, so the claim resolves with a valid fence. Rejects with
  * {@link WorkerIdsExhaustedError} when every ID is held, {@link CoordinationError} when etcd does not
- * answer in time or holds malformed data, and {@link InvalidConfigError} for bad options. The claim owns
- * `port`: on every rejection the lease is revoked and the port closed, and so they are once the claim is
- * lost or released. Every etcd call is bounded by `callTimeoutMs` (on `timers`) and no new call starts
- * after `claimTimeoutMs`.
+ * answer in time ({@link CoordinationDataError} when it holds a malformed or out-of-range reservation),
+ * {@link InvalidConfigError} for bad options, and the signal's reason when `signal` aborts it. The claim
+ * owns `port`: on every rejection a granted lease is revoked and the port closed (a lease whose grant
+ * never answered holds no key, so the port is closed without waiting for a revoke), and so they are once
+ * the claim is lost or released. Every etcd call is bounded by `callTimeoutMs` (on `timers`) and no new
+ * call starts after `claimTimeoutMs`. Messages show `port.target` and redact `port.secrets`.
  */
 export async function claimEtcdWorkerIdVia(
   port: EtcdPort,
@@ -124,6 +144,7 @@ export async function claimEtcdWorkerIdVia(
   let settings: Settings;
   try {
     settings = validate(options);
+    options.signal?.throwIfAborted();
   } catch (err) {
     port.close();
     throw err;
@@ -135,7 +156,7 @@ export async function claimEtcdWorkerIdVia(
   const marginMs = settings.fenceMarginMs ?? defaultFenceMarginMs(ttlMs);
   const callTimeoutMs = settings.callTimeoutMs ?? Math.min(MAX_DEFAULT_CALL_TIMEOUT_MS, ttlMs - marginMs);
   const timers = options.timers ?? realTimers;
-  const etcd = new EtcdCalls(port, timers, callTimeoutMs);
+  const etcd = new EtcdCalls(port, timers, callTimeoutMs, options.signal);
 
   const grantSentAtMs = now();
   let leaseId: string | undefined;
@@ -155,7 +176,8 @@ export async function claimEtcdWorkerIdVia(
     };
     const won = await claimLowestFree(phase);
     await renewIfLapsed(phase);
-    const claim = new EtcdClaim(phase, won);
+    // The held claim's calls (keepalives, reservation writes) outlive the claim and its abort signal.
+    const claim = new EtcdClaim({ ...phase, etcd: new EtcdCalls(port, timers, callTimeoutMs) }, won);
     log.info(
       {
         datacenterId: settings.datacenterId,
@@ -170,8 +192,11 @@ export async function claimEtcdWorkerIdVia(
     );
     return claim;
   } catch (err) {
+    // The claim puts a key only after the grant answered, so an unanswered grant (leaseId undefined)
+    // holds nothing to revoke: an abort or a timeout closes the port without waiting for one.
     await revokeAndClose(etcd, leaseId, log);
-    throw toSnowflakeError('claiming a worker ID', port.target, err);
+    if (options.signal?.aborted === true) throw options.signal.reason;
+    throw toSnowflakeError('claiming a worker ID', port, err);
   }
 }
 
@@ -220,7 +245,7 @@ async function claimLowestFree(phase: ClaimPhase): Promise<Won> {
       return {
         workerId,
         createRevision: res.createRevision,
-        previousReservationMs: parseReservation(reservationKey, res.read),
+        previousReservationMs: parseReservation(reservationKey, res.read, settings.maxReservationMs),
       };
     }
     log.debug({ datacenterId, workerId }, 'worker ID taken by another instance meanwhile; trying the next');
@@ -314,15 +339,19 @@ class EtcdClaim implements EtcdWorkerIdClaim {
   }
 
   /**
-   * Raises the stored reservation to `untilMs` (Unix ms, a safe non-negative integer) unless it already
-   * is at least that; never lowers it, even with concurrent callers. Rejects with
+   * Raises the stored reservation to `untilMs` (Unix ms, an integer from 0 to `maxReservationMs`) unless
+   * it already is at least that; never lowers it, even with concurrent callers. Rejects with
    * {@link WorkerLeaseLostError} when the worker key no longer carries our lease (and marks the claim
-   * lost), {@link CoordinationError} when etcd does not answer within the call timeout.
+   * lost), {@link CoordinationError} when etcd does not answer within the call timeout, and
+   * {@link CoordinationDataError} when the stored value is malformed or out of range.
    */
   storeReservation(untilMs: number): Promise<void> {
-    if (!Number.isSafeInteger(untilMs) || untilMs < 0) {
+    const { maxReservationMs } = this.parts.settings;
+    if (!Number.isSafeInteger(untilMs) || untilMs < 0 || untilMs > maxReservationMs) {
       return Promise.reject(
-        new RangeError(`reservation must be a non-negative integer of Unix ms; got ${untilMs}`),
+        new RangeError(
+          `reservation must be an integer of Unix ms from 0 to ${maxReservationMs}; got ${untilMs}`,
+        ),
       );
     }
     // Our own writes go one at a time (most then find themselves covered without a round trip); the
@@ -335,7 +364,7 @@ class EtcdClaim implements EtcdWorkerIdClaim {
   private async storeNow(untilMs: number): Promise<void> {
     this.assertHeld();
     if (untilMs <= this.highestStoredMs) return;
-    const { etcd } = this.parts;
+    const { etcd, settings } = this.parts;
     const { port } = etcd;
     const { guard, reservationKey } = this;
     try {
@@ -345,7 +374,7 @@ class EtcdClaim implements EtcdWorkerIdClaim {
         );
         if (!read.succeeded) throw this.lostByTakeover(read.guard);
         const current = read.kv;
-        const currentMs = parseReservation(reservationKey, current);
+        const currentMs = parseReservation(reservationKey, current, settings.maxReservationMs);
         if (currentMs >= untilMs) {
           this.highestStoredMs = Math.max(this.highestStoredMs, currentMs);
           return;
@@ -363,7 +392,7 @@ class EtcdClaim implements EtcdWorkerIdClaim {
         if (!this.carriesOurLease(write.guard)) throw this.lostByTakeover(write.guard);
       }
     } catch (err) {
-      throw toSnowflakeError(`storing the reservation of ${this.key}`, port.target, err);
+      throw toSnowflakeError(`storing the reservation of ${this.key}`, port, err);
     }
     throw new CoordinationError(
       `reservation key ${this.reservationKey} changed under us ${MAX_STORE_ATTEMPTS} times in a row; ` +
@@ -498,25 +527,31 @@ class EtcdClaim implements EtcdWorkerIdClaim {
   }
 }
 
-/** Bounded etcd calls: each one is raced against a timer and its failure named. */
+/** Bounded etcd calls: each one is raced against a timer (and the claim's abort signal) and its failure named. */
 class EtcdCalls {
   constructor(
     readonly port: EtcdPort,
     private readonly timers: Timers,
     private readonly timeoutMs: number,
+    private readonly signal?: AbortSignal,
   ) {}
 
   /**
    * Resolves with what `send(timeoutMs)` resolves with, or rejects with {@link CoordinationError} after
-   * `timeoutMs` (the port gets the same time as its deadline).
+   * `timeoutMs` (the port gets the same time as its deadline) or as soon as the signal is aborted (unless
+   * `abortable` is false: the revoke that follows an abort). An aborted call is not sent.
    */
   async call<T>(
     what: string,
     send: (timeoutMs: number) => PromiseLike<T>,
     timeoutMs = this.timeoutMs,
+    abortable = true,
   ): Promise<T> {
+    const signal = abortable ? this.signal : undefined;
+    if (signal?.aborted === true) throw aborted(what);
     let timer: unknown;
-    const timeout = new Promise<never>((_resolve, reject) => {
+    let onAbort: (() => void) | undefined;
+    const cut = new Promise<never>((_resolve, reject) => {
       timer = this.timers.after(timeoutMs, () => {
         reject(
           new CoordinationError(
@@ -524,20 +559,36 @@ class EtcdCalls {
           ),
         );
       });
+      if (signal !== undefined) {
+        onAbort = () => {
+          reject(aborted(what));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
     });
     try {
-      return await Promise.race([send(timeoutMs), timeout]);
+      return await Promise.race([send(timeoutMs), cut]);
     } finally {
       this.timers.cancel(timer);
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
     }
   }
+}
+
+function aborted(what: string): CoordinationError {
+  return new CoordinationError(`${what}: given up, the claim was aborted`);
 }
 
 /** Revokes the lease if there is one (best effort, bounded) and closes the port; never rejects. */
 async function revokeAndClose(etcd: EtcdCalls, leaseId: string | undefined, log: Logger): Promise<void> {
   try {
     if (leaseId !== undefined) {
-      await etcd.call('LeaseRevoke', (timeoutMs) => etcd.port.revokeLease(leaseId, timeoutMs));
+      await etcd.call(
+        'LeaseRevoke',
+        (timeoutMs) => etcd.port.revokeLease(leaseId, timeoutMs),
+        undefined,
+        false,
+      );
     }
   } catch (err) {
     log.warn({ err }, 'could not revoke the worker ID lease; its keys expire after the TTL instead');
@@ -554,20 +605,25 @@ function callHook(log: Logger, hook: () => void): void {
   }
 }
 
-function toSnowflakeError(what: string, target: string, err: unknown): SnowflakeError {
+/** `err` as a {@link SnowflakeError}; a foreign error's message is shown with the port's secrets redacted. */
+function toSnowflakeError(what: string, port: EtcdPort, err: unknown): SnowflakeError {
   if (err instanceof SnowflakeError) return err;
-  const detail = err instanceof Error ? err.message : String(err);
-  return new CoordinationError(`${what} failed at etcd ${target}: ${detail}`, err);
+  const detail = redactCredentials(err instanceof Error ? err.message : String(err), port.secrets);
+  return new CoordinationError(`${what} failed at etcd ${port.target}: ${detail}`, err);
 }
 
-/** The Unix ms in a reservation key (0 when absent); malformed values are refused, not guessed. */
-function parseReservation(key: string, kv: EtcdKv | undefined): number {
+/**
+ * The Unix ms in a reservation key (0 when absent); malformed values, and values beyond `maxMs` (the
+ * layout's end, which no reservation this service writes exceeds), are refused, not guessed.
+ */
+function parseReservation(key: string, kv: EtcdKv | undefined, maxMs: number): number {
   if (kv === undefined) return 0;
   const text = kv.value;
   const ms = /^(0|[1-9]\d{0,15})$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(ms)) {
-    throw new CoordinationError(
-      `etcd key ${key} holds ${JSON.stringify(text)}, not a reservation (decimal Unix ms); ` +
+  if (!Number.isSafeInteger(ms) || ms > maxMs) {
+    throw new CoordinationDataError(
+      `etcd key ${key} holds ${JSON.stringify(text)}, not a reservation: decimal Unix ms from 0 to ${maxMs} ` +
+        `(${new Date(maxMs).toISOString()}, the end of the ID layout's time range) are allowed; ` +
         'fix or delete it only after making sure no instance uses this worker ID',
     );
   }
@@ -584,6 +640,7 @@ function validate(options: EtcdClaimOptions): Settings {
     fenceMarginMs,
     callTimeoutMs,
     claimTimeoutMs = DEFAULT_CLAIM_TIMEOUT_MS,
+    maxReservationMs = MAX_DATE_MS,
   } = options;
   const fail = (what: string, allowed: string, value: unknown): never => {
     throw new InvalidConfigError(`etcd worker ID ${what} must be ${allowed}; got ${JSON.stringify(value)}`);
@@ -609,6 +666,9 @@ function validate(options: EtcdClaimOptions): Settings {
   if (!(Number.isFinite(claimTimeoutMs) && claimTimeoutMs >= 1)) {
     fail('claim timeout (ms)', 'a number ≥ 1', claimTimeoutMs);
   }
+  if (!(Number.isSafeInteger(maxReservationMs) && maxReservationMs >= 0 && maxReservationMs <= MAX_DATE_MS)) {
+    fail('largest reservation (Unix ms)', `an integer from 0 to ${MAX_DATE_MS}`, maxReservationMs);
+  }
   return {
     prefix,
     ttlSeconds: leaseTtlSeconds,
@@ -618,5 +678,6 @@ function validate(options: EtcdClaimOptions): Settings {
     fenceMarginMs,
     callTimeoutMs,
     claimTimeoutMs,
+    maxReservationMs,
   };
 }

@@ -89,8 +89,13 @@ export class EtcdLeaseNotFoundError extends Error {
  * the caller's messages and for retry decisions), or {@link EtcdLeaseNotFoundError} where noted.
  */
 export interface EtcdPort {
-  /** Where the calls go, for messages: the endpoint URLs, comma-separated. */
+  /** Where the calls go, for messages: the endpoint URLs, comma-separated, with URL credentials redacted. */
   readonly target: string;
+  /**
+   * This connection's secrets (credentials in endpoint URLs, the password) as a client error message may
+   * quote them: the claim redacts them from every message it passes on. Empty when there are none.
+   */
+  readonly secrets: readonly string[];
   /** LeaseGrant: a new lease of `ttlSeconds` (whole seconds ≥ 1); resolves with its ID (decimal int64). */
   grantLease(ttlSeconds: number, timeoutMs: number): Promise<string>;
   /**

@@ -10,7 +10,8 @@ import {
   type IOptions,
   type ITxnResponse,
 } from 'etcd3';
-import { CoordinationError, InvalidConfigError } from '../errors';
+import { CoordinationDataError, CoordinationError, InvalidConfigError } from '../errors';
+import { redactCredentials, urlSecrets } from '../redact';
 import {
   EtcdLeaseNotFoundError,
   type EtcdClaimTxn,
@@ -52,13 +53,14 @@ export interface EtcdConnectionOptions {
 /**
  * An {@link EtcdPort} over a new etcd3 client. Rejects with {@link InvalidConfigError} for an empty
  * endpoint list, a client certificate without its key (or the reverse) or an unreadable TLS file. The
- * client connects lazily, on the first call.
+ * client connects lazily, on the first call. The port's `target` shows the endpoints with URL
+ * credentials redacted; its `secrets` are those credentials and the auth password.
  */
 export async function openEtcd3Port(options: EtcdConnectionOptions): Promise<EtcdPort> {
   const { endpoints } = options;
   if (endpoints.length === 0 || endpoints.some((e) => e.trim() === '')) {
     throw new InvalidConfigError(
-      `etcd worker ID endpoints must be a non-empty list of URLs; got ${JSON.stringify(endpoints)}`,
+      `etcd worker ID endpoints must be a non-empty list of URLs; got ${JSON.stringify(endpoints.map((e) => redactCredentials(e)))}`,
     );
   }
   const credentials = options.tls === undefined ? undefined : await readTls(options.tls);
@@ -70,28 +72,37 @@ export async function openEtcd3Port(options: EtcdConnectionOptions): Promise<Etc
       auth: { username: options.auth.username, password: options.auth.password },
     }),
   });
-  return new Etcd3Port(endpoints.join(','), client);
+  const secrets = [...urlSecrets(endpoints), ...(options.auth === undefined ? [] : [options.auth.password])];
+  return new Etcd3Port(redactCredentials(endpoints.join(',')), secrets, client);
 }
 
 /**
  * Certificate and TLS handshake failures, which etcd3 reports as UNAVAILABLE ("No connection
  * established. Last error: … unable to verify the first certificate" / "… alert bad certificate"): a
  * wrong CA, a missing or rejected client certificate, or https against a plain port do not heal by
- * waiting.
+ * waiting. A plaintext etcd closes the connection on the TLS hello ("Client network socket
+ * disconnected before secure TLS connection was established"); another plaintext server answers
+ * bytes that are no TLS record ("wrong version number", "packet length too long").
  */
 const TLS_FAILURE =
-  /certificate|SSL routines|alert (?:bad|unknown|handshake)|ERR_TLS_|ERR_SSL_|wrong version number/i;
+  /certificate|SSL routines|alert (?:bad|unknown|handshake)|ERR_TLS_|ERR_SSL_|wrong version number|packet length too long|before secure TLS connection was established/i;
 
 /**
  * True for a {@link CoordinationError} from a claim over {@link openEtcd3Port} whose failure says nothing
  * about the claim itself — etcd unreachable, or no answer in time — so trying again may succeed.
- * Authentication, permission, TLS/certificate, expired-lease and malformed-data errors are final.
+ * Authentication, permission, TLS/certificate, expired-lease and malformed-data
+ * ({@link CoordinationDataError}) errors are final.
  */
 export function isTransientEtcdError(err: unknown): boolean {
-  if (!(err instanceof CoordinationError)) return false;
+  if (!(err instanceof CoordinationError) || err instanceof CoordinationDataError) return false;
   const { cause } = err;
   if (cause === undefined || cause instanceof GRPCDeadlineExceededError) return true;
-  return cause instanceof GRPCUnavailableError && !TLS_FAILURE.test(cause.message);
+  return cause instanceof GRPCUnavailableError && !isEtcdTlsFailure(err);
+}
+
+/** True for a {@link CoordinationError} caused by a failed TLS handshake with etcd (see {@link TLS_FAILURE}). */
+export function isEtcdTlsFailure(err: CoordinationError): boolean {
+  return err.cause instanceof GRPCUnavailableError && TLS_FAILURE.test(err.cause.message);
 }
 
 /**
@@ -101,6 +112,7 @@ export function isTransientEtcdError(err: unknown): boolean {
 class Etcd3Port implements EtcdPort {
   constructor(
     readonly target: string,
+    readonly secrets: readonly string[],
     private readonly client: Etcd3,
   ) {}
 

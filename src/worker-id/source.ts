@@ -1,11 +1,18 @@
 import * as os from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
-import { InvalidConfigError } from '../errors';
+import { layoutEndMs } from '../core/layout';
+import { CoordinationError, InvalidConfigError } from '../errors';
 import type { Metrics } from '../metrics/metrics';
+import { redactCredentials } from '../redact';
 import { fixedClaim, type WorkerIdClaim } from './claim';
 import { claimEtcdWorkerIdVia, type EtcdClaimOptions, type EtcdWorkerIdClaim } from './etcd-claim';
-import { isTransientEtcdError, openEtcd3Port, type EtcdConnectionOptions } from './etcd3-adapter';
+import {
+  isEtcdTlsFailure,
+  isTransientEtcdError,
+  openEtcd3Port,
+  type EtcdConnectionOptions,
+} from './etcd3-adapter';
 
 /** How long claiming keeps retrying while etcd is unreachable, in ms (then the caller gives up). */
 export const CLAIM_RETRY_WINDOW_MS = 30_000;
@@ -32,18 +39,19 @@ export async function claimEtcdWorkerId(options: EtcdWorkerIdOptions): Promise<E
  * owner is `hostname/pid`; failed keepalive rounds count in `snowflake_worker_lease_keepalive_failures_total`.
  * `monotonicNowMs` must be the clock the caller compares {@link WorkerIdClaim.safeUntilMs} with.
  * While etcd is unreachable, each call retries with backoff for up to {@link CLAIM_RETRY_WINDOW_MS}
- * before rejecting with the last error.
+ * before rejecting with the last error. Aborting `signal` ends the call at once (the attempt in flight
+ * revokes its lease, bounded by the etcd call timeout) and rejects with the signal's reason.
  */
 export function workerIdSource(
   config: Config,
   deps: { readonly monotonicNowMs: () => number; readonly metrics: Metrics; readonly logger: Logger },
-): () => Promise<WorkerIdClaim> {
+): (signal?: AbortSignal) => Promise<WorkerIdClaim> {
   const { workerIdSource: source, etcd } = config;
   if (source !== 'etcd') return () => Promise.resolve(fixedClaim(config.node, source));
   if (etcd === undefined) {
     throw new InvalidConfigError('SNOWFLAKE_WORKER_ID_SOURCE=etcd needs the SNOWFLAKE_ETCD_* settings');
   }
-  const claimOnce = () =>
+  const claimOnce = (signal: AbortSignal | undefined) =>
     claimEtcdWorkerId({
       endpoints: etcd.endpoints,
       prefix: etcd.prefix,
@@ -54,6 +62,8 @@ export function workerIdSource(
       ...(etcd.tls !== undefined && { tls: etcd.tls }),
       ...(etcd.auth !== undefined && { auth: etcd.auth }),
       monotonicNowMs: deps.monotonicNowMs,
+      maxReservationMs: layoutEndMs(config.layout),
+      ...(signal !== undefined && { signal }),
       logger: deps.logger,
       hooks: {
         keepalive(event) {
@@ -61,7 +71,7 @@ export function workerIdSource(
         },
       },
     });
-  return async () => {
+  return async (signal) => {
     const giveUpAt = deps.monotonicNowMs() + CLAIM_RETRY_WINDOW_MS;
     // Bounded by the retry window: each attempt is bounded by the claim's own timeouts.
     for (
@@ -70,15 +80,43 @@ export function workerIdSource(
       backoffMs = Math.min(2 * backoffMs, RETRY_BACKOFF_MS.max)
     ) {
       try {
-        return await claimOnce();
+        return await claimOnce(signal);
       } catch (err) {
+        if (signal?.aborted === true) throw signal.reason;
+        if (err instanceof CoordinationError && isEtcdTlsFailure(err)) {
+          throw new CoordinationError(
+            `${err.message} (TLS with etcd failed, which waiting does not fix: an https:// endpoint in ` +
+              'SNOWFLAKE_ETCD_ENDPOINTS must be a TLS port, verifiable with SNOWFLAKE_ETCD_CA_FILE, and ' +
+              'accept the client certificate in SNOWFLAKE_ETCD_CERT_FILE if it requires one)',
+            err.cause,
+          );
+        }
         if (!isTransientEtcdError(err) || deps.monotonicNowMs() + backoffMs >= giveUpAt) throw err;
         deps.logger.warn(
-          { err: (err as Error).message, retryInMs: backoffMs, endpoints: etcd.endpoints },
+          {
+            err: redactCredentials((err as Error).message),
+            retryInMs: backoffMs,
+            endpoints: etcd.endpoints.map((e) => redactCredentials(e)),
+          },
           'etcd unreachable while claiming a worker ID; retrying',
         );
-        await new Promise((resolve) => setTimeout(resolve, backoffMs));
+        await abortableSleep(backoffMs, signal);
+        signal?.throwIfAborted();
       }
     }
   };
+}
+
+/** Resolves after `ms`, or as soon as `signal` is aborted. */
+function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    if (signal?.aborted === true) done();
+    else signal?.addEventListener('abort', done, { once: true });
+  });
 }

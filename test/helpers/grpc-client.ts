@@ -4,9 +4,16 @@ import * as path from 'node:path';
 import { packageDefinition, snowflakeProto } from '../../src/grpc/proto';
 import type { IdGeneratorClient } from '../../src/generated/snowflake/v1/IdGenerator';
 
-/** A real grpc-js client for snowflake.v1.IdGenerator built from the .proto (not from server code paths). */
-export function idGeneratorClient(port: number): IdGeneratorClient {
-  return new (snowflakeProto().IdGenerator)(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+/**
+ * A real grpc-js client for snowflake.v1.IdGenerator built from the .proto (not from server code paths);
+ * plaintext unless `credentials` are given (e.g. grpc.credentials.createSsl for a TLS port).
+ */
+export function idGeneratorClient(
+  port: number,
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  options: grpc.ChannelOptions = {},
+): IdGeneratorClient {
+  return new (snowflakeProto().IdGenerator)(`127.0.0.1:${port}`, credentials, options);
 }
 
 /** Outcome of one unary call: either a response or the error status. */

@@ -109,3 +109,57 @@ export function runNode(
     });
   });
 }
+
+/** How a {@link launchService} process went, so far or in the end. */
+export interface LaunchedService {
+  readonly child: ChildProcess;
+  /** Every JSON log line so far (stdout). */
+  readonly logs: Record<string, unknown>[];
+  /** stderr so far. */
+  stderr(): string;
+  /**
+   * Resolves when the process ends: its exit code (null when a signal ended it, e.g. the SIGKILL after
+   * `killAfterMs`) and how long it ran, in ms.
+   */
+  readonly exited: Promise<{ readonly code: number | null; readonly elapsedMs: number }>;
+}
+
+/**
+ * Starts `node dist/main.js` like {@link startServiceProcess} (127.0.0.1 port 0, a temporary state dir,
+ * `env` on top) without waiting for anything; SIGKILLs it if it is still running after `killAfterMs`,
+ * so a process that never exits cannot hang the test.
+ */
+export function launchService(env: Record<string, string>, killAfterMs: number): LaunchedService {
+  const startedAt = performance.now();
+  const child = spawn(process.execPath, [MAIN_JS], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      SNOWFLAKE_GRPC_ADDR: '127.0.0.1:0',
+      SNOWFLAKE_METRICS_ADDR: '127.0.0.1:0',
+      SNOWFLAKE_STATE_DIR: env.SNOWFLAKE_STATE_DIR ?? tempStateDir(),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  readline.createInterface({ input: child.stdout }).on('line', (line) => {
+    try {
+      logs.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // not a log line
+    }
+  });
+  const killer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+  const exited = new Promise<{ code: number | null; elapsedMs: number }>((resolve) => {
+    // 'close', not 'exit': every output line has been read by then.
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, elapsedMs: performance.now() - startedAt });
+    });
+  });
+  return { child, logs, stderr: () => stderr, exited };
+}

@@ -3,6 +3,7 @@ import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { loadConfig, VARIABLE_DOCS } from '../../src/config';
+import { checkDescriptorBudget, openFileLimit } from '../../src/descriptor-budget';
 import { InvalidConfigError } from '../../src/errors';
 import type { GetInfoResponse__Output } from '../../src/generated/snowflake/v1/GetInfoResponse';
 import { snowflakeProto } from '../../src/grpc/proto';
@@ -321,6 +322,11 @@ const GENERATED: Record<string, fc.Arbitrary<string>> = {
   SNOWFLAKE_STATE_DIR: fc.constantFrom('<temp dir>', ''),
   SNOWFLAKE_RESERVATION_MS: int(100, 60_000),
   SNOWFLAKE_MAX_STARTUP_WAIT_MS: int(0, 3_600_000),
+  SNOWFLAKE_GRPC_MAX_CONNECTIONS: int(1, 1_000_000),
+  SNOWFLAKE_GRPC_MAX_STREAMS: int(1, 100_000),
+  SNOWFLAKE_GRPC_BACKLOG_MIB: int(1, 1024),
+  SNOWFLAKE_GRPC_TOTAL_BACKLOG_MIB: int(1, 16_384),
+  SNOWFLAKE_METRICS_MAX_CONNECTIONS: int(1, 10_000),
 };
 /** Sources that need a coordinator are left to their own tests: here a boot must not wait for one. */
 const NOT_GENERATED = /^SNOWFLAKE_ETCD_/;
@@ -397,7 +403,10 @@ describe('random SNOWFLAKE_* environments (node dist/main.js)', () => {
         let expected:
           { ok: true; config: ReturnType<typeof loadConfig>['config'] } | { ok: false; message: string };
         try {
-          expected = { ok: true, config: loadConfig(env, Date.now()).config };
+          const { config } = loadConfig(env, Date.now());
+          // The open-file limit is this process's, which the service inherits.
+          checkDescriptorBudget(config, openFileLimit());
+          expected = { ok: true, config };
         } catch (err) {
           if (!(err instanceof InvalidConfigError)) throw err;
           expected = { ok: false, message: err.message };

@@ -254,6 +254,18 @@ describe('createIdClient against real servers on 127.0.0.1:0', () => {
     expect(attempts.every((e) => e.code === 'INVALID_ARGUMENT')).toBe(true);
   });
 
+  it("carries the server's google.rpc.ErrorInfo: reason, domain and the allowed range", async () => {
+    const { address } = await server(7, { SNOWFLAKE_MAX_BATCH_SIZE: '500' });
+    const err = await rejection(client({ addresses: [address] }).batch(501));
+    expect([err.code, err.serverCode]).toEqual(['INVALID_ARGUMENT', 'BATCH_SIZE_OUT_OF_RANGE']);
+    expect(err.errorInfo).toEqual({
+      reason: 'BATCH_SIZE_OUT_OF_RANGE',
+      domain: 'snowflake.v1',
+      metadata: { count: '501', min: '1', max: '500' },
+    });
+    expect(err.attempts.map((a) => a.errorInfo)).toEqual([err.errorInfo]);
+  });
+
   it('batch returns strictly ascending IDs of one server; decode and info describe them', async () => {
     const { address } = await server(6, { SNOWFLAKE_DATACENTER_ID: '9', SNOWFLAKE_MAX_BATCH_SIZE: '500' });
     const c = client({ addresses: [address] });

@@ -145,7 +145,10 @@ describe('durability across restarts (real processes)', () => {
         SNOWFLAKE_STATE_DIR: stateDir,
       });
       expect(r.code).toBe(1);
-      expect(r.stdout).toContain(`state dir ${stateDir} is in use by pid ${first.child.pid}`);
+      expect(r.stdout).toContain(
+        `state dir ${stateDir} is in use: another process holds the lock on ${stateDir}/snowflake.lock ` +
+          `(the file names pid ${first.child.pid} on host`,
+      );
     } finally {
       first.child.kill('SIGTERM');
       await first.exited;

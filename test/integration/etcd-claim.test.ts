@@ -6,6 +6,7 @@ import * as readline from 'node:readline';
 import { Etcd3 } from 'etcd3';
 import pino from 'pino';
 import {
+  CoordinationDataError,
   CoordinationError,
   InvalidConfigError,
   WorkerIdsExhaustedError,
@@ -182,10 +183,28 @@ describe('claimEtcdWorkerId against a real etcd', () => {
     expect(next.previousReservationMs).toBe(Math.max(...values));
   });
 
-  it('GIVEN a non-integer reservation THEN it throws RangeError', async () => {
-    const holder = await claim(freshPrefix());
+  it('GIVEN a non-integer reservation, or one beyond maxReservationMs THEN it throws RangeError', async () => {
+    const holder = await claim(freshPrefix(), { maxReservationMs: 1_800_000_000_000 });
     await expect(holder.storeReservation(1.5)).rejects.toBeInstanceOf(RangeError);
     await expect(holder.storeReservation(-1)).rejects.toBeInstanceOf(RangeError);
+    await expect(holder.storeReservation(1_800_000_000_001)).rejects.toBeInstanceOf(RangeError);
+    await expect(holder.storeReservation(1_800_000_000_000)).resolves.toBeUndefined();
+  });
+
+  it('GIVEN the reservation key is set beyond maxReservationMs while held THEN storeReservation refuses it naming the key, and leaves it alone', async () => {
+    const prefix = freshPrefix();
+    const holder = await claim(prefix, { maxReservationMs: 1_800_000_000_000 });
+    const key = etcdReservationKey(prefix, DC, 0);
+    await admin.put(key).value('9000000000000000');
+
+    const err: unknown = await holder.storeReservation(1_700_000_000_000).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(CoordinationDataError);
+    expect((err as Error).message).toContain(
+      `etcd key ${key} holds "9000000000000000", not a reservation: decimal Unix ms from 0 to 1800000000000`,
+    );
+    expect(await admin.get(key).string()).toBe('9000000000000000');
+    expect(holder.held).toBe(true); // bad data is not a lost lease
   });
 
   it('GIVEN the worker key is deleted THEN storeReservation rejects and onLost fires exactly once', async () => {
@@ -270,18 +289,27 @@ describe('claimEtcdWorkerId against a real etcd', () => {
     expect(next.previousReservationMs).toBe(reservationMs);
   });
 
-  it('GIVEN a malformed reservation THEN the claim fails with COORDINATION_FAILED and leaves nothing behind', async () => {
-    const prefix = freshPrefix();
-    await admin.put(etcdReservationKey(prefix, DC, 0)).value('yesterday');
-    const before = await leaseIds();
+  it.each([
+    ['a malformed reservation', 'yesterday'],
+    ['a reservation beyond maxReservationMs', '1800000000001'],
+    ['a reservation beyond what Date holds', '9000000000000000'],
+  ])(
+    'GIVEN %s THEN the claim fails with COORDINATION_FAILED (final: bad data) and leaves nothing behind',
+    async (_what, value) => {
+      const prefix = freshPrefix();
+      await admin.put(etcdReservationKey(prefix, DC, 0)).value(value);
+      const before = await leaseIds();
 
-    const err: unknown = await claim(prefix).catch((e: unknown) => e);
+      const err: unknown = await claim(prefix, { maxReservationMs: 1_800_000_000_000 }).catch(
+        (e: unknown) => e,
+      );
 
-    expect(err).toBeInstanceOf(CoordinationError);
-    expect((err as Error).message).toContain('holds "yesterday", not a reservation');
-    expect(await admin.get(etcdWorkerKey(prefix, DC, 0)).exists()).toBe(false);
-    expect([...(await leaseIds())].filter((id) => !before.has(id))).toEqual([]);
-  });
+      expect(err).toBeInstanceOf(CoordinationDataError);
+      expect((err as Error).message).toContain(`holds "${value}", not a reservation`);
+      expect(await admin.get(etcdWorkerKey(prefix, DC, 0)).exists()).toBe(false);
+      expect([...(await leaseIds())].filter((id) => !before.has(id))).toEqual([]);
+    },
+  );
 
   it('GIVEN no etcd at the endpoint THEN the claim fails with COORDINATION_FAILED within its timeout', async () => {
     const port = await closedPort();
@@ -333,6 +361,7 @@ describe('claimEtcdWorkerId against a real etcd', () => {
     ['an empty owner', { owner: '' }],
     ['a margin as long as the TTL', { fenceMarginMs: TTL_S * 1000 }],
     ['a claim timeout of 0 ms', { claimTimeoutMs: 0 }],
+    ['a largest reservation beyond what Date holds', { maxReservationMs: 9_000_000_000_000_000 }],
     ['a client cert without key', { tls: { caFile: '/nonexistent/ca.pem', certFile: '/nonexistent/c.pem' } }],
     ['an unreadable CA file', { tls: { caFile: '/nonexistent/ca.pem' } }],
   ])('GIVEN %s THEN it rejects with INVALID_CONFIG before touching etcd', async (_name, extra) => {

@@ -236,7 +236,7 @@ describe('a fleet on etcd (real processes)', () => {
     expect(Number(reservation)).toBeGreaterThan(Date.now() - 60_000);
   }, 60_000);
 
-  it('GIVEN etcd stops THEN every instance refuses (NOT_SERVING, UNAVAILABLE) before the lease TTL can pass, and serves again, without duplicates, when etcd returns', async () => {
+  it('GIVEN etcd stops THEN every instance refuses (NOT_SERVING, UNAVAILABLE; liveness stays SERVING) before the lease TTL can pass, and serves again, without duplicates, when etcd returns', async () => {
     const prefix = freshPrefix();
     const procs = await Promise.all([1, 2, 3].map(() => startInstance(etcdEnv(prefix))));
     const before = (await Promise.all(procs.map((p) => batch(p, 1000)))).flat();
@@ -249,6 +249,7 @@ describe('a fleet on etcd (real processes)', () => {
       const issuedLate: string[] = [];
       const codes = new Set<number>();
       const notServing = new Set<number>();
+      const aliveWhileRefusing = new Set<number>();
       for (
         let i = 0;
         i < 400 && (notServing.size < procs.length || Date.now() < stoppedAt + TTL_MS + 500);
@@ -262,13 +263,18 @@ describe('a fleet on etcd (real processes)', () => {
             const r = await unaryCall<{ id: string }>(client, 'NextId', {});
             if (r.ok && sentAt > stoppedAt + TTL_MS) issuedLate.push(r.value.id);
             if (!r.ok) codes.add(r.error.code);
-            if ((await healthCheck(p.grpcPort, '')) === 'NOT_SERVING') notServing.add(n);
+            if ((await healthCheck(p.grpcPort, '')) === 'NOT_SERVING') {
+              notServing.add(n);
+              // Liveness must not follow: restarting every pod would not bring etcd back.
+              if ((await healthCheck(p.grpcPort, 'liveness')) === 'SERVING') aliveWhileRefusing.add(n);
+            }
           }),
         );
         await new Promise((r) => setTimeout(r, 25));
       }
       expect(issuedLate).toEqual([]);
       expect(notServing.size).toBe(procs.length);
+      expect(aliveWhileRefusing.size).toBe(procs.length);
       expect([...codes]).toEqual([14]); // UNAVAILABLE only
 
       await etcd.restart();

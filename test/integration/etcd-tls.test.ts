@@ -4,6 +4,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { GetInfoResponse__Output } from '../../src/generated/snowflake/v1/GetInfoResponse';
 import type { NextIdResponse__Output } from '../../src/generated/snowflake/v1/NextIdResponse';
+import {
+  CLIENT_EXTENSIONS,
+  createTestPki,
+  OPENSSL,
+  SERVER_EXTENSIONS,
+  type TestPki,
+} from '../helpers/certificates';
 import { idGeneratorClient, unaryOk } from '../helpers/grpc-client';
 import { startEtcd, type EtcdServer } from '../helpers/etcd';
 import { MAIN_JS, runNode, startServiceProcess, type ServiceProcess } from '../helpers/process';
@@ -11,64 +18,16 @@ import { MAIN_JS, runNode, startServiceProcess, type ServiceProcess } from '../h
 // SNOWFLAKE_ETCD_CA_FILE / _CERT_FILE / _KEY_FILE against a real etcd that serves https and requires
 // client certificates (--client-cert-auth). The CAs and certificates are made afresh with openssl.
 
-const OPENSSL = process.env.OPENSSL_BIN ?? '/usr/bin/openssl';
 const ETCDCTL = process.env.ETCDCTL_BIN ?? '/usr/bin/etcdctl';
 const PREFIX = '/tls/';
 const DATACENTER_ID = 3;
 const WORKER_PREFIX = `${PREFIX}dc/${DATACENTER_ID}/worker/`;
-/** A fresh P-256 key, unencrypted. */
-const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
 
 /** Certificates and state dirs; removed in afterAll. */
-let dir: string;
+let pki: TestPki;
 let etcd: EtcdServer;
 
-const file = (name: string): string => path.join(dir, name);
-
-function openssl(...args: string[]): void {
-  const r = spawnSync(OPENSSL, args, { cwd: dir, encoding: 'utf8', timeout: 10_000 });
-  if (r.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${r.stderr}`);
-}
-
-/** A self-signed CA, `name.crt` and `name.key`, valid for a day. */
-function makeCa(name: string): void {
-  openssl(
-    'req',
-    '-x509',
-    ...EC_KEY,
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.crt`,
-    '-days',
-    '1',
-    '-subj',
-    `/CN=${name}`,
-  );
-}
-
-/** `name.crt` and `name.key` signed by the CA `ca`, with the given X.509 v3 extensions, valid for a day. */
-function makeCert(name: string, ca: string, extensions: string[]): void {
-  fs.writeFileSync(file(`${name}.ext`), `${extensions.join('\n')}\n`);
-  openssl('req', '-new', ...EC_KEY, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    `${name}.csr`,
-    '-CA',
-    `${ca}.crt`,
-    '-CAkey',
-    `${ca}.key`,
-    '-CAcreateserial',
-    '-days',
-    '1',
-    '-out',
-    `${name}.crt`,
-    '-extfile',
-    `${name}.ext`,
-  );
-}
+const file = (name: string): string => pki.file(name);
 
 /** etcdctl over https with the good CA and client certificate; the non-empty output lines. */
 function etcdctl(...args: string[]): string[] {
@@ -94,7 +53,7 @@ function env(tlsFiles: Record<string, string>): Record<string, string> {
     SNOWFLAKE_ETCD_PREFIX: PREFIX,
     SNOWFLAKE_ETCD_LEASE_TTL_S: '2',
     SNOWFLAKE_DATACENTER_ID: String(DATACENTER_ID),
-    SNOWFLAKE_STATE_DIR: fs.mkdtempSync(path.join(dir, 'state-')),
+    SNOWFLAKE_STATE_DIR: fs.mkdtempSync(path.join(pki.dir, 'state-')),
     ...tlsFiles,
   };
 }
@@ -111,15 +70,12 @@ async function stop(proc: ServiceProcess): Promise<number | string> {
 beforeAll(async () => {
   expect(fs.existsSync(OPENSSL)).toBe(true);
   expect(fs.existsSync(ETCDCTL)).toBe(true); // CI installs Debian's etcd-client
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'snowflake-etcd-tls-'));
-  makeCa('ca');
-  makeCa('other-ca');
+  pki = createTestPki('snowflake-etcd-tls-');
+  pki.makeCa('ca');
+  pki.makeCa('other-ca');
   // etcd's own gRPC gateway dials the client port presenting the server certificate: it needs clientAuth.
-  makeCert('server', 'ca', [
-    'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    'extendedKeyUsage=serverAuth,clientAuth',
-  ]);
-  makeCert('client', 'ca', ['extendedKeyUsage=clientAuth']);
+  pki.makeCert('server', 'ca', SERVER_EXTENSIONS);
+  pki.makeCert('client', 'ca', CLIENT_EXTENSIONS);
   etcd = await startEtcd({
     tls: {
       caFile: file('ca.crt'),
@@ -137,7 +93,7 @@ afterAll(async () => {
   try {
     await etcd.dispose();
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    pki.dispose();
   }
 });
 

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { spawnSync } from 'node:child_process';
+import pino from 'pino';
 import { IdCodec } from '../../src/core/codec';
 import { DEFAULT_LAYOUT } from '../../src/core/layout';
 import type { BatchIdsResponse__Output } from '../../src/generated/snowflake/v1/BatchIdsResponse';
@@ -7,6 +8,7 @@ import type { DecodeIdResponse__Output } from '../../src/generated/snowflake/v1/
 import type { GetInfoResponse__Output } from '../../src/generated/snowflake/v1/GetInfoResponse';
 import type { NextIdResponse__Output } from '../../src/generated/snowflake/v1/NextIdResponse';
 import { ERROR_CODE_METADATA_KEY } from '../../src/grpc/id-generator-service';
+import { packageDefinition } from '../../src/grpc/proto';
 import { FakeClock } from '../helpers/fake-clock';
 import {
   healthCheck,
@@ -151,9 +153,10 @@ describe('server on 127.0.0.1:0 with a real grpc-js client', () => {
     expect(r.ok ? 'ok' : r.error.code).toBe(grpc.status.UNIMPLEMENTED);
   });
 
-  it('health reports SERVING for "" and snowflake.v1.IdGenerator', async () => {
+  it('health reports SERVING for "", snowflake.v1.IdGenerator and liveness', async () => {
     expect(await healthCheck(t.server.grpcPort, '')).toBe('SERVING');
     expect(await healthCheck(t.server.grpcPort, 'snowflake.v1.IdGenerator')).toBe('SERVING');
+    expect(await healthCheck(t.server.grpcPort, 'liveness')).toBe('SERVING');
     expect(await healthCheck(t.server.grpcPort, 'other.Service')).toBe(grpc.status.NOT_FOUND);
   });
 
@@ -220,6 +223,20 @@ describe('server on 127.0.0.1:0 with a real grpc-js client', () => {
     expect({ status: r.status, out: r.stdout + r.stderr }).toEqual({ status: 0, out: '' });
   });
 
+  it('/metrics has a handled series for every IdGenerator method and status code, and stays small', async () => {
+    const text = await scrape(t.server.metricsPort);
+    const handled = text
+      .split('\n')
+      .filter((l) => l.startsWith('grpc_server_handled_total{grpc_service="snowflake.v1.IdGenerator"'));
+    const methods = new Set(handled.map((l) => /grpc_method="(\w+)"/.exec(l)?.[1]));
+    expect([...methods].sort()).toEqual(['BatchIds', 'DecodeId', 'GetInfo', 'NextId']);
+    for (const code of ['OK', 'INVALID_ARGUMENT', 'UNAVAILABLE', 'DEADLINE_EXCEEDED', 'INTERNAL'])
+      expect(handled.filter((l) => l.includes(`grpc_code="${code}"`))).toHaveLength(methods.size);
+    expect(handled).toHaveLength(methods.size * 17);
+    // 4 methods × 17 codes add about 9 KB; the whole page stays a small scrape.
+    expect(Buffer.byteLength(text)).toBeLessThan(48 * 1024);
+  });
+
   it('/metrics answers 404 elsewhere', async () => {
     expect((await fetch(`http://127.0.0.1:${t.server.metricsPort}/`)).status).toBe(404);
   });
@@ -263,6 +280,100 @@ describe('refusing when the wall clock steps back beyond SNOWFLAKE_MAX_CLOCK_SKE
   });
 });
 
+describe('liveness and readiness', () => {
+  it('GIVEN the server refuses IDs (wall clock behind beyond the bound) THEN readiness is NOT_SERVING while liveness stays SERVING', async () => {
+    const wall = new FakeClock(Date.now());
+    const mono = new FakeClock(0);
+    const t = await startTestServer(
+      { SNOWFLAKE_MAX_CLOCK_SKEW_MS: '1000' },
+      { clockSources: { wallMs: () => wall.nowMs(), monotonicMs: () => mono.nowMs() } },
+    );
+    try {
+      await unaryOk(t.client, 'NextId', {});
+      wall.advance(-5000);
+      const r = await unaryCall(t.client, 'NextId', {});
+      expect(r.ok ? 'ok' : r.error.code).toBe(grpc.status.UNAVAILABLE);
+      // The clocks stand still, so the refusal lasts for both checks.
+      expect(await healthCheck(t.server.grpcPort, 'snowflake.v1.IdGenerator')).toBe('NOT_SERVING');
+      expect(await healthCheck(t.server.grpcPort, '')).toBe('NOT_SERVING');
+      expect(await healthCheck(t.server.grpcPort, 'liveness')).toBe('SERVING');
+      expect(await healthCheck(t.server.grpcPort, 'snowflake.v1.IdGenerator')).toBe('NOT_SERVING');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('GIVEN shutdown begins THEN liveness turns NOT_SERVING', async () => {
+    const t = await startTestServer();
+    const proto = grpc.loadPackageDefinition(packageDefinition()) as unknown as {
+      grpc: { health: { v1: { Health: typeof grpc.Client } } };
+    };
+    const health = new proto.grpc.health.v1.Health(
+      `127.0.0.1:${t.server.grpcPort}`,
+      grpc.credentials.createInsecure(),
+    ) as grpc.Client & { Watch(req: { service: string }): grpc.ClientReadableStream<{ status: string }> };
+    const statuses: string[] = [];
+    const watch = health.Watch({ service: 'liveness' });
+    const ended = new Promise<void>((resolve) => {
+      watch.on('data', ({ status }: { status: string }) => {
+        statuses.push(status);
+        // Cancelled once the change is seen, so the stream does not hold up the drain.
+        if (status === 'NOT_SERVING') watch.cancel();
+      });
+      watch.on('error', () => {
+        resolve();
+      });
+      watch.on('end', () => {
+        resolve();
+      });
+    });
+    try {
+      for (let i = 0; i < 100 && statuses.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(statuses).toEqual(['SERVING']);
+      await t.server.stop();
+      await ended;
+      expect(statuses).toEqual(['SERVING', 'NOT_SERVING']);
+    } finally {
+      health.close();
+      await t.close();
+    }
+  });
+});
+
+describe('clock steps below the threshold', () => {
+  it('GIVEN wall-clock read jitter of a few ms THEN no step is counted or logged; a 200 ms step back is counted once and logged as a warning', async () => {
+    const wall = new FakeClock(Date.now());
+    const mono = new FakeClock(0);
+    const lines: { level: number; msg: string }[] = [];
+    const logger = pino(
+      { level: 'debug' },
+      { write: (line: string) => lines.push(JSON.parse(line) as { level: number; msg: string }) },
+    );
+    const t = await startTestServer(
+      {},
+      { clockSources: { wallMs: () => wall.nowMs(), monotonicMs: () => mono.nowMs() }, logger },
+    );
+    const stepLogs = () => lines.filter((l) => l.level >= 40).map((l) => l.msg);
+    try {
+      for (const jitter of [-2, 3, -6, 5, -4, 6, -3, 2]) {
+        wall.advance(jitter);
+        await unaryOk(t.client, 'NextId', {});
+        wall.advance(-jitter);
+        await unaryOk(t.client, 'NextId', {});
+      }
+      expect(metricValue(await scrape(t.server.metricsPort), 'snowflake_clock_backwards_total')).toBe(0);
+      expect(stepLogs()).toEqual([]);
+
+      wall.advance(-200);
+      await unaryOk(t.client, 'NextId', {});
+      expect(metricValue(await scrape(t.server.metricsPort), 'snowflake_clock_backwards_total')).toBe(1);
+      expect(stepLogs()).toEqual([expect.stringMatching(/^wall clock moved against the ID time base/)]);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('graceful stop', () => {
   it('turns NOT_SERVING, lets an in-flight call finish, then refuses new connections', async () => {
     // 0 sequence bits and 100 ms ticks: one ID per 100 ms, so a batch of 5 is in flight for ~400 ms.
@@ -274,11 +385,15 @@ describe('graceful stop', () => {
       SNOWFLAKE_SEQUENCE_BITS: '0',
     });
     const inFlight = unaryCall<BatchIdsResponse__Output>(t.client, 'BatchIds', { count: 5 });
-    await new Promise((r) => setTimeout(r, 50));
+    const started =
+      'grpc_server_started_total{grpc_service="snowflake.v1.IdGenerator",grpc_method="BatchIds",grpc_type="unary"}';
+    for (let i = 0; i < 500 && metricValue(await t.server.metrics.registry.metrics(), started) < 1; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const stopped = t.server.stop();
     const r = await inFlight;
     expect(r.ok ? r.value.ids.length : r.error.details).toBe(5);
-    expect(await stopped).toEqual({ forced: false });
+    expect(await stopped).toEqual({ forced: false, cutCalls: 0 });
     const after = await unaryCall(
       idGeneratorClient(t.server.grpcPort),
       'NextId',
@@ -288,4 +403,35 @@ describe('graceful stop', () => {
     expect(after.ok).toBe(false);
     await t.close();
   });
+
+  it('ends health Watch streams with UNAVAILABLE (SHUTTING_DOWN) instead of waiting for them', async () => {
+    const t = await startTestServer({ SNOWFLAKE_SHUTDOWN_TIMEOUT_MS: '60000' });
+    const proto = grpc.loadPackageDefinition(packageDefinition()) as unknown as {
+      grpc: { health: { v1: { Health: typeof grpc.Client } } };
+    };
+    const health = new proto.grpc.health.v1.Health(
+      `127.0.0.1:${t.server.grpcPort}`,
+      grpc.credentials.createInsecure(),
+    );
+    const watch = (
+      health as unknown as { Watch(req: object): grpc.ClientReadableStream<{ status: string }> }
+    ).Watch({ service: '' });
+    const statuses: string[] = [];
+    const ended = new Promise<grpc.StatusObject>((resolve) => {
+      watch.on('data', (m: { status: string }) => statuses.push(m.status));
+      watch.on('error', () => undefined);
+      watch.on('status', resolve);
+    });
+    for (let i = 0; i < 500 && statuses.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(statuses).toEqual(['SERVING']);
+    // The stop must not wait for the endless Watch: SNOWFLAKE_SHUTDOWN_TIMEOUT_MS is a minute.
+    expect(await t.server.stop()).toEqual({ forced: false, cutCalls: 0 });
+    const status = await ended;
+    expect({ code: status.code, errorCode: status.metadata.get(ERROR_CODE_METADATA_KEY) }).toEqual({
+      code: grpc.status.UNAVAILABLE,
+      errorCode: ['SHUTTING_DOWN'],
+    });
+    health.close();
+    await t.close();
+  }, 90_000);
 });

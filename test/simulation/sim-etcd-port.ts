@@ -21,6 +21,7 @@ import type { World } from './world';
  */
 export class SimEtcdPort implements EtcdPort {
   readonly target = 'sim-etcd';
+  readonly secrets: readonly string[] = [];
   private closed = false;
 
   constructor(

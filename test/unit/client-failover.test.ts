@@ -21,6 +21,12 @@ function statusError(code: grpc.status, serverCode?: string): grpc.ServiceError 
   return Object.assign(new Error(`${code}`), { code, details: `status ${code}`, metadata });
 }
 
+/** The stable code the scripted server sends with a status, as the real one does. */
+const SERVER_CODES = new Map<grpc.status, string>([
+  [grpc.status.INVALID_ARGUMENT, 'BATCH_SIZE_OUT_OF_RANGE'],
+  [grpc.status.RESOURCE_EXHAUSTED, 'RESPONSE_BACKLOG_FULL'],
+]);
+
 /** Each address answers from its script in turn ('ok' → resolves with the address), repeating the last entry. */
 function scriptedTransport(
   scripts: Record<string, (grpc.status | 'ok')[]>,
@@ -35,9 +41,7 @@ function scriptedTransport(
       const next = script.length > 1 ? script.shift()! : script[0]!;
       return next === 'ok'
         ? Promise.resolve(address as unknown as Res)
-        : Promise.reject(
-            statusError(next, next === grpc.status.INVALID_ARGUMENT ? 'BATCH_SIZE_OUT_OF_RANGE' : undefined),
-          );
+        : Promise.reject(statusError(next, SERVER_CODES.get(next)));
     },
   };
 }
@@ -84,6 +88,13 @@ describe('FailoverCaller', () => {
     [
       'fails over to the next address at once on UNAVAILABLE',
       { [A]: [grpc.status.UNAVAILABLE], [B]: ['ok'] },
+      B,
+      [A, B],
+      0,
+    ],
+    [
+      'fails over at once on RESOURCE_EXHAUSTED with RESPONSE_BACKLOG_FULL (nothing was issued)',
+      { [A]: [grpc.status.RESOURCE_EXHAUSTED], [B]: ['ok'] },
       B,
       [A, B],
       0,

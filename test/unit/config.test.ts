@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { helpText, loadConfig, VARIABLE_DOCS } from '../../src/config';
+import { helpText, loadConfig, SECRET_VARIABLES, VARIABLE_DOCS } from '../../src/config';
 import { DEFAULT_LAYOUT } from '../../src/core/layout';
 import { InvalidConfigError } from '../../src/errors';
 
@@ -28,8 +29,16 @@ describe('loadConfig', () => {
         metricsAddr: '0.0.0.0:9464',
         layout: DEFAULT_LAYOUT,
         node: { datacenterId: 0, workerId: 0 },
+        workerIdDefaulted: true,
         workerIdSource: 'static',
         maxBatchSize: 10_000,
+        grpcLimits: {
+          maxConnections: 512,
+          maxConcurrentStreams: 100,
+          maxBacklogBytesPerConnection: 4 * 2 ** 20,
+          maxBacklogBytes: 64 * 2 ** 20,
+        },
+        metricsMaxConnections: 16,
         maxClockBackwardsMs: 10,
         logLevel: 'info',
         shutdownTimeoutMs: 10_000,
@@ -38,7 +47,11 @@ describe('loadConfig', () => {
         reservationMs: 2000,
         maxStartupWaitMs: 60_000,
       },
-      warnings: [],
+      warnings: [
+        'SNOWFLAKE_WORKER_ID is not set: serving as the default worker 0 of datacenter 0. Two instances on ' +
+          'the default issue duplicate IDs; give each instance its own SNOWFLAKE_WORKER_ID, or use ' +
+          'SNOWFLAKE_WORKER_ID_SOURCE=ordinal or etcd',
+      ],
     });
   });
 
@@ -85,6 +98,29 @@ describe('loadConfig', () => {
     ['SNOWFLAKE_EPOCH', '1288834974657', (c) => c.layout.epochMs, 1288834974657, ['-1', '12.5']],
     ['SNOWFLAKE_TIME_UNIT_MS', '1', (c) => c.layout.timeUnitMs, 1, ['0', '86400001', '1.5']],
     ['SNOWFLAKE_MAX_BATCH_SIZE', '100000', (c) => c.maxBatchSize, 100_000, ['0', '100001', '1e5']],
+    ['SNOWFLAKE_GRPC_MAX_CONNECTIONS', '1', (c) => c.grpcLimits.maxConnections, 1, ['0', '1000001', '1e3']],
+    [
+      'SNOWFLAKE_GRPC_MAX_STREAMS',
+      '100000',
+      (c) => c.grpcLimits.maxConcurrentStreams,
+      100_000,
+      ['0', '100001'],
+    ],
+    [
+      'SNOWFLAKE_GRPC_BACKLOG_MIB',
+      '1',
+      (c) => c.grpcLimits.maxBacklogBytesPerConnection,
+      2 ** 20,
+      ['0', '1025', '4M'],
+    ],
+    [
+      'SNOWFLAKE_GRPC_TOTAL_BACKLOG_MIB',
+      '16384',
+      (c) => c.grpcLimits.maxBacklogBytes,
+      2 ** 34,
+      ['3', '16385'],
+    ],
+    ['SNOWFLAKE_METRICS_MAX_CONNECTIONS', '10000', (c) => c.metricsMaxConnections, 10_000, ['0', '10001']],
     ['SNOWFLAKE_MAX_CLOCK_BACKWARDS_MS', '0', (c) => c.maxClockBackwardsMs, 0, ['10001', '-1']],
     ['SNOWFLAKE_LOG_LEVEL', 'debug', (c) => c.logLevel, 'debug', ['verbose', 'INFO', '']],
     ['SNOWFLAKE_SHUTDOWN_TIMEOUT_MS', '500', (c) => c.shutdownTimeoutMs, 500, ['0', '600001', 'soon']],
@@ -207,15 +243,71 @@ describe('loadConfig', () => {
     expect(message).toContain('SNOWFLAKE_LOG_LEVEL');
     expect(message).toContain('SNOWFLAKE_MAX_BATCH_SIZE');
   });
+});
 
-  it('GIVEN an unknown SNOWFLAKE_ variable THEN it warns (possible typo) but ignores Kubernetes service variables', () => {
-    const { warnings } = load({
-      SNOWFLAKE_WORKERID: '3',
-      SNOWFLAKE_SERVICE_HOST: '10.0.0.1',
-      SNOWFLAKE_PORT: 'tcp://x',
+describe('unknown SNOWFLAKE_* variables', () => {
+  it.each([
+    ['a missing underscore', 'SNOWFLAKE_WORKERID', '5', 'SNOWFLAKE_WORKER_ID'],
+    ['a missing letter', 'SNOWFLAKE_ETCD_ENDPOINT', 'http://127.0.0.1:2379', 'SNOWFLAKE_ETCD_ENDPOINTS'],
+    ['two swapped letters', 'SNOWFLAKE_EPCOH', '2024-01-01', 'SNOWFLAKE_EPOCH'],
+    ['a guessed name', 'SNOWFLAKE_LOGLEVEL', 'debug', 'SNOWFLAKE_LOG_LEVEL'],
+    ['a port variable that is no Kubernetes link', 'SNOWFLAKE_GRPC_PORT', '50051', 'SNOWFLAKE_GRPC_ADDR'],
+    ['a Kubernetes link name with a plain value', 'SNOWFLAKE_PORT', '50051', 'SNOWFLAKE_EPOCH'],
+  ])(
+    'GIVEN %s (%s=%s) THEN boot fails naming it and the closest known name, %s',
+    (_what, name, value, closest) => {
+      expect(errorOf({ [name]: value })).toContain(`${name}: unknown variable (did you mean ${closest}?)`);
+    },
+  );
+
+  it('GIVEN several unknown variables next to a bad value THEN every one is reported at once', () => {
+    const message = errorOf({
+      SNOWFLAKE_WORKERID: '5',
+      SNOWFLAKE_STATEDIR: '/x',
+      SNOWFLAKE_MAX_BATCH_SIZE: '0',
     });
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toContain('SNOWFLAKE_WORKERID');
+    expect(message).toContain('SNOWFLAKE_WORKERID: unknown variable (did you mean SNOWFLAKE_WORKER_ID?)');
+    expect(message).toContain('SNOWFLAKE_STATEDIR: unknown variable (did you mean SNOWFLAKE_STATE_DIR?)');
+    expect(message).toContain('SNOWFLAKE_MAX_BATCH_SIZE="0"');
+  });
+
+  it.each([
+    ['SNOWFLAKE_SERVICE_HOST', '10.0.0.1'],
+    ['SNOWFLAKE_SERVICE_PORT', '50051'],
+    ['SNOWFLAKE_SERVICE_PORT_GRPC', '50051'],
+    ['SNOWFLAKE_PORT', 'tcp://10.0.0.1:50051'],
+    ['SNOWFLAKE_PORT_50051_TCP', 'tcp://10.0.0.1:50051'],
+    ['SNOWFLAKE_PORT_50051_TCP_PROTO', 'tcp'],
+    ['SNOWFLAKE_PORT_50051_TCP_PORT', '50051'],
+    ['SNOWFLAKE_PORT_50051_TCP_ADDR', '10.0.0.1'],
+    ['SNOWFLAKE_METRICS_SERVICE_HOST', '10.0.0.2'],
+    ['SNOWFLAKE_METRICS_PORT', 'tcp://10.0.0.2:9464'],
+    ['SNOWFLAKE_METRICS_PORT_9464_TCP_ADDR', '10.0.0.2'],
+    ['SNOWFLAKE_HEALTHCHECK_ADDR', '127.0.0.1:50051'],
+    ['SNOWFLAKE_ADDR', '127.0.0.1:50051'],
+  ])(
+    'GIVEN %s=%s (Kubernetes service links, or read by another program) THEN it is accepted',
+    (name, value) => {
+      expect(load({ SNOWFLAKE_WORKER_ID: '1', [name]: value })).toMatchObject({ warnings: [] });
+    },
+  );
+});
+
+describe('the default static worker ID', () => {
+  it.each<[string, Record<string, string>, boolean]>([
+    ['the static source without SNOWFLAKE_WORKER_ID', {}, true],
+    ['SNOWFLAKE_WORKER_ID=0', { SNOWFLAKE_WORKER_ID: '0' }, false],
+    ['SNOWFLAKE_WORKER_ID=7', { SNOWFLAKE_WORKER_ID: '7' }, false],
+    ['the ordinal source', { SNOWFLAKE_WORKER_ID_SOURCE: 'ordinal', HOSTNAME: 'snowflake-0' }, false],
+    [
+      'the etcd source',
+      { SNOWFLAKE_WORKER_ID_SOURCE: 'etcd', SNOWFLAKE_ETCD_ENDPOINTS: 'http://127.0.0.1:2379' },
+      false,
+    ],
+  ])('GIVEN %s THEN workerIdDefaulted is %p and a warning says so only then', (_what, env, defaulted) => {
+    const { config, warnings } = load(env);
+    expect(config.workerIdDefaulted).toBe(defaulted);
+    expect(warnings).toEqual(defaulted ? [expect.stringContaining('SNOWFLAKE_WORKER_ID is not set')] : []);
   });
 });
 
@@ -273,15 +365,25 @@ describe('SNOWFLAKE_WORKER_ID_SOURCE=etcd', () => {
     ]);
   });
 
+  /** A directory holding empty ca.pem, cert.pem and key.pem (the loader checks only that they can be read). */
+  let tls: string;
+  beforeAll(() => {
+    tls = fs.mkdtempSync(path.join(os.tmpdir(), 'snowflake-config-tls-'));
+    for (const name of ['ca.pem', 'cert.pem', 'key.pem']) fs.writeFileSync(path.join(tls, name), '');
+  });
+  afterAll(() => {
+    fs.rmSync(tls, { recursive: true, force: true });
+  });
+
   it('GIVEN every etcd variable THEN each reaches the config', () => {
     const { config } = load({
       ...etcd,
       SNOWFLAKE_ETCD_ENDPOINTS: 'https://etcd-0:2379, https://[::1]:2379',
       SNOWFLAKE_ETCD_PREFIX: '/ids/eu/',
       SNOWFLAKE_ETCD_LEASE_TTL_S: '30',
-      SNOWFLAKE_ETCD_CA_FILE: '/tls/ca.pem',
-      SNOWFLAKE_ETCD_CERT_FILE: '/tls/cert.pem',
-      SNOWFLAKE_ETCD_KEY_FILE: '/tls/key.pem',
+      SNOWFLAKE_ETCD_CA_FILE: path.join(tls, 'ca.pem'),
+      SNOWFLAKE_ETCD_CERT_FILE: path.join(tls, 'cert.pem'),
+      SNOWFLAKE_ETCD_KEY_FILE: path.join(tls, 'key.pem'),
       SNOWFLAKE_ETCD_USERNAME: 'snowflake',
       SNOWFLAKE_ETCD_PASSWORD: 's3cret',
       SNOWFLAKE_DATACENTER_ID: '7',
@@ -290,7 +392,11 @@ describe('SNOWFLAKE_WORKER_ID_SOURCE=etcd', () => {
       endpoints: ['https://etcd-0:2379', 'https://[::1]:2379'],
       prefix: '/ids/eu/',
       leaseTtlSeconds: 30,
-      tls: { caFile: '/tls/ca.pem', certFile: '/tls/cert.pem', keyFile: '/tls/key.pem' },
+      tls: {
+        caFile: path.join(tls, 'ca.pem'),
+        certFile: path.join(tls, 'cert.pem'),
+        keyFile: path.join(tls, 'key.pem'),
+      },
       auth: { username: 'snowflake', password: 's3cret' },
     });
     expect(config.node.datacenterId).toBe(7);
@@ -342,9 +448,112 @@ describe('SNOWFLAKE_WORKER_ID_SOURCE=etcd', () => {
     expect(errorOf({ ...etcd, ...env })).toMatch(message);
   });
 
+  it.each(['SNOWFLAKE_ETCD_CA_FILE', 'SNOWFLAKE_ETCD_CERT_FILE', 'SNOWFLAKE_ETCD_KEY_FILE'])(
+    'GIVEN %s names a missing file or a directory THEN boot fails naming the variable and the file',
+    (name) => {
+      const files = {
+        SNOWFLAKE_ETCD_CA_FILE: path.join(tls, 'ca.pem'),
+        SNOWFLAKE_ETCD_CERT_FILE: path.join(tls, 'cert.pem'),
+        SNOWFLAKE_ETCD_KEY_FILE: path.join(tls, 'key.pem'),
+      };
+      const missing = path.join(tls, 'missing.pem');
+      expect(errorOf({ ...etcd, ...files, [name]: missing })).toContain(
+        `${name}=${JSON.stringify(missing)}: cannot read it (ENOENT: no such file or directory`,
+      );
+      expect(errorOf({ ...etcd, ...files, [name]: tls })).toContain(
+        `${name}=${JSON.stringify(tls)}: not a regular file; must be a readable PEM file`,
+      );
+    },
+  );
+
   it('GIVEN an etcd variable with another source THEN boot fails instead of ignoring it', () => {
     expect(errorOf({ SNOWFLAKE_ETCD_ENDPOINTS: 'http://127.0.0.1:2379' })).toMatch(
       /SNOWFLAKE_ETCD_ENDPOINTS: only used with SNOWFLAKE_WORKER_ID_SOURCE=etcd/,
+    );
+  });
+});
+
+describe('SNOWFLAKE_TLS_* (TLS on the gRPC port)', () => {
+  const tls = { SNOWFLAKE_TLS_CERT_FILE: '/tls/tls.crt', SNOWFLAKE_TLS_KEY_FILE: '/tls/tls.key' };
+
+  it('GIVEN no TLS variable THEN the port is plaintext (no tls in the config)', () => {
+    expect(load({}).config.tls).toBeUndefined();
+  });
+
+  it('GIVEN a certificate and its key THEN TLS is on, without client certificates, re-read every 10 s', () => {
+    expect(load(tls).config.tls).toEqual({
+      certFile: '/tls/tls.crt',
+      keyFile: '/tls/tls.key',
+      reloadIntervalMs: 10_000,
+    });
+  });
+
+  it('GIVEN a client CA and a reload interval as well THEN each reaches the config (mutual TLS)', () => {
+    const { config } = load({
+      ...tls,
+      SNOWFLAKE_TLS_CLIENT_CA_FILE: '/tls/ca.crt',
+      SNOWFLAKE_TLS_RELOAD_INTERVAL_MS: '100',
+      SNOWFLAKE_HEALTHCHECK_CERT_FILE: '/probe/tls.crt',
+      SNOWFLAKE_HEALTHCHECK_KEY_FILE: '/probe/tls.key',
+    });
+    expect(config.tls).toEqual({
+      certFile: '/tls/tls.crt',
+      keyFile: '/tls/tls.key',
+      clientCaFile: '/tls/ca.crt',
+      reloadIntervalMs: 100,
+    });
+  });
+
+  it.each([
+    [
+      'a certificate without its key',
+      { SNOWFLAKE_TLS_CERT_FILE: '/c' },
+      /SNOWFLAKE_TLS_CERT_FILE\/SNOWFLAKE_TLS_KEY_FILE: give both \(TLS on the gRPC port\) or neither/,
+    ],
+    [
+      'a key without its certificate',
+      { SNOWFLAKE_TLS_KEY_FILE: '/k' },
+      /SNOWFLAKE_TLS_CERT_FILE\/SNOWFLAKE_TLS_KEY_FILE: give both/,
+    ],
+    [
+      'a client CA without a server certificate',
+      { SNOWFLAKE_TLS_CLIENT_CA_FILE: '/ca' },
+      /SNOWFLAKE_TLS_CLIENT_CA_FILE: only used with SNOWFLAKE_TLS_CERT_FILE and SNOWFLAKE_TLS_KEY_FILE/,
+    ],
+    [
+      'a reload interval without TLS',
+      { SNOWFLAKE_TLS_RELOAD_INTERVAL_MS: '1000' },
+      /SNOWFLAKE_TLS_RELOAD_INTERVAL_MS: only used with SNOWFLAKE_TLS_CERT_FILE/,
+    ],
+    [
+      'a reload interval below 100 ms',
+      { ...tls, SNOWFLAKE_TLS_RELOAD_INTERVAL_MS: '99' },
+      /SNOWFLAKE_TLS_RELOAD_INTERVAL_MS="99": must be an integer from 100 to 3600000/,
+    ],
+    [
+      'a reload interval above an hour',
+      { ...tls, SNOWFLAKE_TLS_RELOAD_INTERVAL_MS: '3600001' },
+      /SNOWFLAKE_TLS_RELOAD_INTERVAL_MS="3600001": must be an integer from 100 to 3600000/,
+    ],
+    [
+      'a health-check certificate without its key',
+      { ...tls, SNOWFLAKE_TLS_CLIENT_CA_FILE: '/ca', SNOWFLAKE_HEALTHCHECK_CERT_FILE: '/c' },
+      /SNOWFLAKE_HEALTHCHECK_CERT_FILE\/SNOWFLAKE_HEALTHCHECK_KEY_FILE: give both or neither/,
+    ],
+    [
+      'a health-check certificate without mutual TLS',
+      { ...tls, SNOWFLAKE_HEALTHCHECK_CERT_FILE: '/c', SNOWFLAKE_HEALTHCHECK_KEY_FILE: '/k' },
+      /SNOWFLAKE_HEALTHCHECK_CERT_FILE: only used with SNOWFLAKE_TLS_CLIENT_CA_FILE/,
+    ],
+  ])('GIVEN %s THEN boot fails naming the variable', (_n, env, message) => {
+    expect(errorOf(env)).toMatch(message);
+  });
+});
+
+describe('gRPC response backlog budgets', () => {
+  it('GIVEN a total budget below the per-connection one THEN boot fails naming both', () => {
+    expect(errorOf({ SNOWFLAKE_GRPC_BACKLOG_MIB: '8', SNOWFLAKE_GRPC_TOTAL_BACKLOG_MIB: '7' })).toMatch(
+      /SNOWFLAKE_GRPC_TOTAL_BACKLOG_MIB="7": must be at least SNOWFLAKE_GRPC_BACKLOG_MIB \(8\)/,
     );
   });
 });
@@ -376,5 +585,50 @@ describe('README configuration table', () => {
         ),
       );
     }
+  });
+});
+
+describe('secrets in configuration errors', () => {
+  const SECRET = 'hunter2';
+  const etcdEnv = { SNOWFLAKE_WORKER_ID_SOURCE: 'etcd' };
+
+  it.each<[string, Record<string, string>, string]>([
+    [
+      'credentials in an etcd endpoint (refused: only http(s)://host:port)',
+      { ...etcdEnv, SNOWFLAKE_ETCD_ENDPOINTS: `http://user:${SECRET}@etcd-0:2379` },
+      'SNOWFLAKE_ETCD_ENDPOINTS="http://<redacted>@etcd-0:2379": must be a comma-separated list',
+    ],
+    [
+      'credentials in the second endpoint of a list',
+      { ...etcdEnv, SNOWFLAKE_ETCD_ENDPOINTS: `http://etcd-0:2379,https://${SECRET}@etcd-1:2379/` },
+      'SNOWFLAKE_ETCD_ENDPOINTS="http://etcd-0:2379,https://<redacted>@etcd-1:2379/"',
+    ],
+    [
+      'a password without a user name',
+      { ...etcdEnv, SNOWFLAKE_ETCD_ENDPOINTS: 'http://etcd-0:2379', SNOWFLAKE_ETCD_PASSWORD: SECRET },
+      'SNOWFLAKE_ETCD_USERNAME/SNOWFLAKE_ETCD_PASSWORD: give both',
+    ],
+    [
+      'a password with another worker-ID source',
+      { SNOWFLAKE_ETCD_PASSWORD: SECRET },
+      'SNOWFLAKE_ETCD_PASSWORD: only used with SNOWFLAKE_WORKER_ID_SOURCE=etcd',
+    ],
+    [
+      'credentials in an address variable',
+      { SNOWFLAKE_GRPC_ADDR: `http://user:${SECRET}@0.0.0.0:50051` },
+      'SNOWFLAKE_GRPC_ADDR="http://<redacted>@0.0.0.0:50051": must be host:port',
+    ],
+  ])('GIVEN %s THEN the error names the variable but never shows the secret', (_name, env, shown) => {
+    const message = errorOf(env);
+    expect(message).toContain(shown);
+    expect(message).not.toContain(SECRET);
+  });
+
+  it('every variable whose name says it holds a secret is marked secret (values never shown)', () => {
+    const secretLooking = VARIABLE_DOCS.map((d) => d.name).filter((n) =>
+      /PASSWORD|PASSPHRASE|SECRET|TOKEN|CREDENTIAL/.test(n),
+    );
+    expect(secretLooking).toContain('SNOWFLAKE_ETCD_PASSWORD');
+    expect([...SECRET_VARIABLES].sort()).toEqual(expect.arrayContaining(secretLooking.sort()));
   });
 });

@@ -17,6 +17,27 @@ for (const line of lines) {
 }
 const final = stages.at(-1)!;
 const ignore = fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n');
+const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+  version: string;
+  description: string;
+  license: string;
+  engines: { node: string };
+};
+/** Instructions with their `\` continuation lines joined. */
+const instructions = lines
+  .join('\n')
+  .replace(/\\\n\s*/g, ' ')
+  .split('\n');
+/** Default of a global or stage ARG. */
+const argDefault = (name: string) =>
+  instructions.map((l) => new RegExp(`^ARG ${name}=(.*)$`).exec(l)?.[1]).find((v) => v !== undefined);
+/** The final stage's labels (LABEL k="v" …), as written. */
+const labels = new Map(
+  instructions
+    .slice(instructions.findIndex((l) => /^FROM .* AS runtime$/.test(l)))
+    .filter((l) => l.startsWith('LABEL '))
+    .flatMap((l) => [...l.matchAll(/([\w.-]+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!] as const)),
+);
 
 describe('Dockerfile', () => {
   it('is multi-stage with named stages, running npm ci in the build', () => {
@@ -66,5 +87,38 @@ describe('Dockerfile', () => {
       expect(fs.existsSync(path.join(ROOT, src))).toBe(true);
       expect(ignore).toContain(`!${src}${fs.statSync(path.join(ROOT, src)).isDirectory() ? '/' : ''}`);
     }
+  });
+
+  it('builds every stage on one Node.js LTS image pinned by digest, whose major is in package.json engines', () => {
+    const from = instructions.filter((l) => l.startsWith('FROM '));
+    expect(from.length).toBe(stages.length);
+    for (const l of from) expect(l).toMatch(/^FROM \$\{NODE_IMAGE\} AS \w+$/);
+    const image = argDefault('NODE_IMAGE');
+    const m = /^docker\.io\/library\/node:(\d+)\.\d+\.\d+-bookworm-slim@sha256:[0-9a-f]{64}$/.exec(
+      image ?? '',
+    );
+    expect({ image, pinned: m !== null }).toEqual({ image, pinned: true });
+    const major = Number(m![1]);
+    // Node 20 reached end of life on 2026-04-30; 22 and 24 are LTS lines.
+    expect([22, 24]).toContain(major);
+    const majors = pkg.engines.node.split('||').map((r) => Number(/^\s*\^(\d+)\.\d+\.\d+\s*$/.exec(r)?.[1]));
+    expect(majors.every((n) => Number.isInteger(n))).toBe(true); // caret ranges only: no untested majors
+    expect(majors).toContain(major);
+  });
+
+  it('labels the image with the OCI annotations, version and description from package.json', () => {
+    expect(Object.fromEntries(labels)).toEqual({
+      'org.opencontainers.image.title': 'snowflake-id-service',
+      'org.opencontainers.image.description': pkg.description,
+      'org.opencontainers.image.licenses': pkg.license,
+      'org.opencontainers.image.version': '${VERSION}',
+      'org.opencontainers.image.revision': '${REVISION}',
+      'org.opencontainers.image.created': '${CREATED}',
+      'org.opencontainers.image.source': '${SOURCE}',
+      'org.opencontainers.image.base.name': '${NODE_IMAGE}',
+    });
+    expect(argDefault('VERSION')).toBe(pkg.version);
+    for (const name of ['REVISION', 'CREATED', 'SOURCE', 'NODE_IMAGE'])
+      expect(final.lines.some((l) => l === `ARG ${name}` || l.startsWith(`ARG ${name}=`))).toBe(true);
   });
 });

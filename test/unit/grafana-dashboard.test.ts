@@ -82,6 +82,12 @@ describe('deploy/grafana/snowflake-dashboard.json', () => {
     expect(targets.some((t) => expr.test(t.expr))).toBe(true);
   });
 
+  it('draws only the status codes that had calls (every grpc_code series exists from boot at 0)', () => {
+    const byCode = targets.filter((t) => /by \([^)]*\bgrpc_code\b[^)]*\)/.test(t.expr));
+    expect(byCode.length).toBeGreaterThanOrEqual(2);
+    expect(byCode.filter((t) => !/\) > 0\b/.test(t.expr)).map((t) => t.panel)).toEqual([]);
+  });
+
   it('has only valid PromQL (every query, as a recording rule, passes `promtool check rules`)', () => {
     // Grafana variables replaced by values Prometheus accepts.
     const promql = (q: string) => q.replaceAll('$__rate_interval', '5m').replace(/\$\w+/g, '.*');

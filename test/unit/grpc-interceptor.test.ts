@@ -64,15 +64,28 @@ async function series(metrics: Metrics): Promise<Record<string, number>> {
   return out;
 }
 
+/** Every gRPC status code name, as grpc_code label values (OK, CANCELLED, … UNAUTHENTICATED). */
+const CODES = Object.entries(grpc.status)
+  .filter(([, v]) => typeof v === 'number')
+  .map(([name]) => name);
+
+/** The series of NextId after `initialize`, with `handled` counts on top of 0 for every code. */
+function initialized(started: number, handled: Record<string, number> = {}): Record<string, number> {
+  const out: Record<string, number> = { 'grpc_server_started_total{…}': started };
+  for (const code of CODES) out[`grpc_server_handled_total{…,grpc_code="${code}"}`] = handled[code] ?? 0;
+  out['grpc_server_handling_seconds_count{…}'] = started;
+  return out;
+}
+
 describe('grpcServerMetrics', () => {
-  it('creates the started, handled OK and latency series at 0 before any call', async () => {
+  it('creates the started and latency series, and a handled series for every status code, at 0 before any call', async () => {
     const metrics = createMetrics();
     grpcServerMetrics(metrics).initialize([NEXT_ID]);
-    expect(await series(metrics)).toEqual({
-      'grpc_server_started_total{…}': 0,
-      'grpc_server_handled_total{…,grpc_code="OK"}': 0,
-      'grpc_server_handling_seconds_count{…}': 0,
-    });
+    expect(CODES).toHaveLength(17);
+    expect(CODES).toEqual(
+      expect.arrayContaining(['OK', 'INVALID_ARGUMENT', 'UNAVAILABLE', 'DEADLINE_EXCEEDED']),
+    );
+    expect(await series(metrics)).toEqual(initialized(0));
   });
 
   it.each([
@@ -143,13 +156,7 @@ describe('grpcServerMetrics', () => {
 
     expect(next.events).toEqual(c.downstream);
     expect(upstream).toEqual(c.upstream);
-    const expected: Record<string, number> = {
-      'grpc_server_started_total{…}': 1,
-      'grpc_server_handled_total{…,grpc_code="OK"}': 0,
-      'grpc_server_handling_seconds_count{…}': 1,
-    };
-    expected[`grpc_server_handled_total{…,grpc_code="${c.code}"}`] = 1;
-    expect(await series(metrics)).toEqual(expected);
+    expect(await series(metrics)).toEqual(initialized(1, { [c.code]: 1 }));
   });
 
   it('keeps counting across scrapes: a scrape copies the totals, it does not reset them', async () => {

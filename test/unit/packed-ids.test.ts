@@ -2,7 +2,12 @@ import fc from 'fast-check';
 import { IdCodec, MAX_ID } from '../../src/core/codec';
 import { Generator, type Allocation } from '../../src/core/generator';
 import { DEFAULT_LAYOUT, fieldMax, type Layout } from '../../src/core/layout';
-import { decodeBatchIdsResponse, encodeNextIdResponse, packedIdsMessage } from '../../src/grpc/packed-ids';
+import {
+  batchIdsResponseBytes,
+  decodeBatchIdsResponse,
+  encodeNextIdResponse,
+  packedIdsMessage,
+} from '../../src/grpc/packed-ids';
 import { snowflakeProto } from '../../src/grpc/proto';
 import { FakeClock } from '../helpers/fake-clock';
 
@@ -84,6 +89,18 @@ describe('BatchIdsResponse fast encoder', () => {
       expect(batchReference.deserialize(packed(ids)).ids.map(BigInt)).toEqual(ids);
     },
   );
+
+  it.each([
+    [1, 15],
+    [15, 127],
+    [16, 136],
+    [10_000, 80_009],
+    [100_000, 800_009],
+  ])('GIVEN %d IDs THEN the message takes %d bytes on the wire with its 5-byte gRPC prefix', (n, bytes) => {
+    const ids = Array.from({ length: n }, () => MAX_ID);
+    expect(batchIdsResponseBytes(n)).toBe(bytes);
+    expect(batchReference.serialize({ ids: ids.map(String) }).length + 5).toBe(bytes);
+  });
 
   it('GIVEN any layout, node and run THEN the IDs the generator writes as halves decode to codec.encode of each sequence', () => {
     fc.assert(

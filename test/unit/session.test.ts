@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import pino from 'pino';
 import { IdCodec, type NodeId } from '../../src/core/codec';
-import { DEFAULT_LAYOUT } from '../../src/core/layout';
+import { DEFAULT_LAYOUT, layoutEndMs } from '../../src/core/layout';
 import { TimeBase } from '../../src/core/time-base';
 import { RefusalError } from '../../src/errors';
 import { createMetrics } from '../../src/metrics/metrics';
@@ -226,6 +226,30 @@ describe('NodeSession', () => {
     await session.issuer.next();
     expect(changes).toEqual([false, true]);
     session.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  it('GIVEN the layout ends within the reservation lead THEN the reservation written stops at its end, which a restart reads back', async () => {
+    const { dir, deps } = setup();
+    const endMs = T0 + 1000; // the lead is 2000 ms
+    const layout = { ...DEFAULT_LAYOUT, timestampBits: 30, sequenceBits: 23, epochMs: endMs - 2 ** 30 };
+    expect(layoutEndMs(layout)).toBe(endMs);
+    const node = { datacenterId: 0, workerId: 1 };
+    const { claim, stored } = fakeClaim(node, 0, () => Infinity);
+    const session = new NodeSession(
+      { ...deps, codec: new IdCodec(layout), openStateFile: (n) => new StateFile(dir, layout, n) },
+      claim,
+      0,
+    );
+    await session.activate(0, 'in the test');
+    // Beyond the end a reader would take it for damage; at the end it already covers every possible ID.
+    expect(stored).toEqual([endMs]);
+    const file = new StateFile(dir, layout, node);
+    expect(file.read().reservedUntilMs).toBe(endMs);
+    session.close();
+    await file.write(endMs + 1);
+    expect(() => file.read()).toThrow(
+      `state file ${file.path} is corrupt: reservedUntilMs ${endMs + 1} lies beyond the end of the layout's time range (allowed: 0 to ${endMs},`,
+    );
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });

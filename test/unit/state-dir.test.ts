@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_LAYOUT } from '../../src/core/layout';
-import { StateDirLockedError, StateFileError } from '../../src/errors';
+import { StateDirError, StateDirLockedError, StateFileError } from '../../src/errors';
 import { acquireStateDirLock, LOCK_FILE_NAME } from '../../src/state/lock';
 import { StateFile } from '../../src/state/state-file';
 
@@ -71,33 +71,53 @@ describe('StateFile', () => {
 });
 
 describe('acquireStateDirLock', () => {
-  it('GIVEN a held lock THEN a second holder is refused until it is released', () => {
+  it('GIVEN a held lock THEN a second acquire in the same process is refused, naming the holder, until it is released', () => {
+    // OFD locks belong to the open file, not the process: two opens in one process conflict.
     const lock = acquireStateDirLock(dir);
-    const other = path.join(dir, LOCK_FILE_NAME);
-    fs.writeFileSync(other, JSON.stringify({ pid: 1, hostname: 'another-host' }));
     expect(() => acquireStateDirLock(dir)).toThrow(StateDirLockedError);
-    expect(() => acquireStateDirLock(dir)).toThrow(/in use by pid 1 on host another-host/);
-    fs.rmSync(other);
+    expect(() => acquireStateDirLock(dir)).toThrow(
+      `state dir ${dir} is in use: another process holds the lock on ${lock.path} (the file names pid ${process.pid} on host ${os.hostname()} since `,
+    );
+    lock.release();
     lock.release();
     acquireStateDirLock(dir).release();
   });
 
-  it('GIVEN a lock left by a dead process on this host THEN it is taken over', () => {
-    fs.writeFileSync(
-      path.join(dir, LOCK_FILE_NAME),
-      JSON.stringify({ pid: 2 ** 22 + 12345, hostname: os.hostname() }),
-    );
-    const lock = acquireStateDirLock(dir);
-    expect(JSON.parse(fs.readFileSync(lock.path, 'utf8'))).toMatchObject({ pid: process.pid });
-    lock.release();
-    expect(fs.existsSync(lock.path)).toBe(false);
-  });
-
-  it('GIVEN a lock held by a live process on this host THEN it is refused', () => {
-    fs.writeFileSync(
-      path.join(dir, LOCK_FILE_NAME),
+  it.each([
+    ['a dead pid on this host', JSON.stringify({ pid: 2 ** 22 + 12345, hostname: os.hostname() })],
+    [
+      'a live pid on this host (reused after a crash)',
       JSON.stringify({ pid: process.ppid, hostname: os.hostname() }),
-    );
-    expect(() => acquireStateDirLock(dir)).toThrow(StateDirLockedError);
+    ],
+    ['another host', JSON.stringify({ pid: 1, hostname: 'another-host' })],
+    ['nothing (a crash before the owner was written)', ''],
+    ['garbage', '\u0000{"pid":'],
+  ])(
+    'GIVEN a lock file naming %s that no process holds THEN it is taken, and release keeps the file, emptied',
+    (_n, content) => {
+      fs.writeFileSync(path.join(dir, LOCK_FILE_NAME), content);
+      const lock = acquireStateDirLock(dir);
+      expect(JSON.parse(fs.readFileSync(lock.path, 'utf8'))).toEqual({
+        pid: process.pid,
+        hostname: os.hostname(),
+        acquiredAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) as unknown,
+      });
+      lock.release();
+      expect(fs.readFileSync(lock.path, 'utf8')).toBe('');
+    },
+  );
+
+  it('GIVEN missing parents THEN they are created; GIVEN a regular file or a file as a parent THEN StateDirError names the variable', () => {
+    const nested = path.join(dir, 'a', 'b', 'c');
+    acquireStateDirLock(nested).release();
+    expect(fs.statSync(nested).isDirectory()).toBe(true);
+    const file = path.join(dir, 'file');
+    fs.writeFileSync(file, '');
+    for (const target of [file, path.join(file, 'sub')]) {
+      expect(() => acquireStateDirLock(target)).toThrow(StateDirError);
+      expect(() => acquireStateDirLock(target)).toThrow(
+        `SNOWFLAKE_STATE_DIR=${target} cannot be used: ${file} exists and is not a directory (it is a regular file)`,
+      );
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { EtcdPermissionDeniedError, GRPCDeadlineExceededError, GRPCUnavailableError } from 'etcd3';
 import {
+  CoordinationDataError,
   CoordinationError,
   toGrpcStatus,
   WorkerIdsExhaustedError,
@@ -18,7 +19,11 @@ describe('worker-ID coordination errors', () => {
     [new CoordinationError('etcd did not answer'), 'COORDINATION_FAILED'],
   ])('GIVEN %s THEN its code is %s and it maps to UNAVAILABLE', (err, code) => {
     expect(err.code).toBe(code);
-    expect(toGrpcStatus(err)).toEqual({ code: status.UNAVAILABLE, details: `${code}: ${err.message}` });
+    const { code: grpcCode, details } = toGrpcStatus(err);
+    expect({ grpcCode, details }).toEqual({
+      grpcCode: status.UNAVAILABLE,
+      details: `${code}: ${err.message}`,
+    });
   });
 
   it('GIVEN a cause THEN CoordinationError keeps it', () => {
@@ -58,6 +63,25 @@ describe('isTransientEtcdError (what the boot claim retries for up to 30 s)', ()
     [
       'https against a plain-text port',
       failedWith(new GRPCUnavailableError('14 UNAVAILABLE: … SSL routines::wrong version number')),
+      false,
+    ],
+    [
+      'https against a plaintext etcd, which closes the connection on the TLS hello',
+      failedWith(
+        new GRPCUnavailableError(
+          '14 UNAVAILABLE: No connection established. Last error: Error: Client network socket disconnected before secure TLS connection was established. Resolution note: ',
+        ),
+      ),
+      false,
+    ],
+    [
+      'https against another plaintext server',
+      failedWith(new GRPCUnavailableError('14 UNAVAILABLE: … SSL routines::packet length too long')),
+      false,
+    ],
+    [
+      'a reservation key beyond the layout',
+      new CoordinationDataError('etcd key /snowflake/dc/0/reservation/0 holds "9000000000000000"'),
       false,
     ],
     ['a permission error', failedWith(new EtcdPermissionDeniedError('permission denied')), false],
