@@ -17,8 +17,11 @@ export interface TestServer {
 }
 
 /**
- * Boots the real server on loopback with `env` on top of test defaults (its own temporary state dir)
- * and a silent logger, and waits until it serves.
+ * Boots the real server on loopback with `env` on top of test defaults (its own temporary state dir, a
+ * 10 s reservation lead) and a silent logger, and waits until it serves. The lead: a reservation write
+ * may take half of it before the keeper treats it as stalled and refuses (correctly); on a busy CI disk
+ * an fsync can take over the 1 s the default 2 s lead allows, which would fail tests that are not about
+ * slow disks. Tests about the reservation set SNOWFLAKE_RESERVATION_MS themselves.
  */
 export async function startTestServer(
   env: Record<string, string> = {},
@@ -30,6 +33,7 @@ export async function startTestServer(
       SNOWFLAKE_GRPC_ADDR: '127.0.0.1:0',
       SNOWFLAKE_METRICS_ADDR: '127.0.0.1:0',
       SNOWFLAKE_STATE_DIR: stateDir,
+      SNOWFLAKE_RESERVATION_MS: '10000',
       ...env,
     },
     Date.now(),

@@ -53,7 +53,11 @@ describe('an independent client (Python grpcio, C++ protobuf) knowing the servic
       {
         ok: true,
         response: {
-          statuses: { '': { status: 'SERVING' }, 'snowflake.v1.IdGenerator': { status: 'SERVING' } },
+          statuses: {
+            '': { status: 'SERVING' },
+            liveness: { status: 'SERVING' },
+            'snowflake.v1.IdGenerator': { status: 'SERVING' },
+          },
         },
       },
       {
