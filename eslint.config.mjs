@@ -37,6 +37,38 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/**/*.ts'],
+    ignores: ['src/worker-id/etcd3-adapter.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'etcd3',
+              message:
+                'Only src/worker-id/etcd3-adapter.ts uses etcd3; the claim talks to etcd through EtcdPort.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The simulation drives the claim on simulated time: real timers or Date.now would escape it.
+    files: ['src/worker-id/etcd-claim.ts'],
+    rules: {
+      'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval'],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']",
+          message: 'The claim reads time only through its injected monotonic clock.',
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.mjs', '**/*.js'],
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: { globals: { module: 'writable', require: 'readonly', __dirname: 'readonly' } },

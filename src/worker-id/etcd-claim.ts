@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { Etcd3, EtcdLeaseInvalidError, type IKeyValue, type IOptions, type Lease } from 'etcd3';
 import type { Logger } from 'pino';
 import type { NodeId } from '../core/codec';
-import { redactCredentials, urlSecrets } from '../redact';
+import { redactCredentials } from '../redact';
 import {
   CoordinationDataError,
   CoordinationError,
@@ -11,8 +9,10 @@ import {
   WorkerIdsExhaustedError,
   WorkerLeaseLostError,
 } from '../errors';
+import { realTimers, type Timers } from '../timers';
 import type { WorkerIdClaim } from './claim';
 import { DEFAULT_ETCD_PREFIX, DEFAULT_LEASE_TTL_SECONDS, MAX_LEASE_TTL_SECONDS } from './etcd-limits';
+import { EtcdLeaseNotFoundError, type EtcdHolderGuard, type EtcdKv, type EtcdPort } from './etcd-port';
 import { defaultFenceMarginMs, LeaseFence } from './fence';
 
 /** Upper bound of the default per-call etcd timeout, in ms. */
@@ -26,16 +26,6 @@ const MAX_STORE_ATTEMPTS = 5;
 
 /** The largest Unix ms a JavaScript Date holds: the default {@link EtcdClaimOptions.maxReservationMs}. */
 const MAX_DATE_MS = 8.64e15;
-
-/** TLS material for etcd, as file paths (read once per claim). */
-export interface EtcdTlsFiles {
-  /** PEM CA bundle that signed the etcd server certificates. */
-  readonly caFile: string;
-  /** PEM client certificate, for etcd's client-cert auth; give it together with `keyFile`. */
-  readonly certFile?: string;
-  /** PEM private key of `certFile`. */
-  readonly keyFile?: string;
-}
 
 /** What happened in one keepalive round (sent every {@link LeaseFence.keepaliveIntervalMs}). */
 export interface EtcdKeepaliveEvent {
@@ -57,10 +47,8 @@ export interface EtcdClaimHooks {
   rangeFull?(event: { readonly datacenterId: number; readonly workerIdCount: number }): void;
 }
 
-/** Inputs of {@link claimEtcdWorkerId}. Values are validated, never clamped. */
+/** Inputs of {@link claimEtcdWorkerIdVia}. Values are validated, never clamped. */
 export interface EtcdClaimOptions {
-  /** etcd client URLs (`http://host:2379`, or `https://…` with TLS); at least one. */
-  readonly endpoints: readonly string[];
   /** Key prefix; must end with `/`; default {@link DEFAULT_ETCD_PREFIX}. */
   readonly prefix?: string;
   /** Lease TTL in whole seconds, 1 … {@link MAX_LEASE_TTL_SECONDS}; default {@link DEFAULT_LEASE_TTL_SECONDS}. */
@@ -71,12 +59,10 @@ export interface EtcdClaimOptions {
   readonly workerBits: number;
   /** Stored as the worker key's value so operators see who holds it (e.g. `hostname/pid`); non-empty. */
   readonly owner: string;
-  /** TLS files; without them, `https://` endpoints use the system CAs and `http://` ones plaintext. */
-  readonly tls?: EtcdTlsFiles;
-  /** etcd user/password auth. */
-  readonly auth?: { readonly username: string; readonly password: string };
-  /** Monotonic clock in ms for the fence; default `performance.now`. */
+  /** Monotonic clock in ms for the fence, the keepalive rounds and the claim timeout; default `performance.now`. */
   readonly monotonicNowMs?: () => number;
+  /** Timers of the keepalive loop and the call timeouts, on the same clock; default {@link realTimers}. */
+  readonly timers?: Timers;
   /** Fence margin in ms, 0 ≤ margin < TTL; default {@link defaultFenceMarginMs} of the TTL. */
   readonly fenceMarginMs?: number;
   /** Timeout of each etcd call during claim/store/release, in ms (≥ 1); default min(5000, TTL − margin). */
@@ -90,8 +76,9 @@ export interface EtcdClaimOptions {
    */
   readonly maxReservationMs?: number;
   /**
-   * Aborts the claim: pending etcd calls are abandoned at once, the lease is revoked (bounded by
-   * `callTimeoutMs`) and the claim rejects with the signal's reason. Has no effect once it has resolved.
+   * Aborts the claim: pending etcd calls are abandoned at once (each is raced against the signal as well
+   * as its timer), a granted lease is revoked (bounded by `callTimeoutMs`) and the claim rejects with the
+   * signal's reason. Has no effect once it has resolved.
    */
   readonly signal?: AbortSignal;
   /** Where claim, loss and keepalive trouble are logged. */
@@ -123,9 +110,6 @@ export function etcdReservationKey(prefix: string, datacenterId: number, workerI
 }
 
 interface Settings {
-  readonly endpoints: readonly string[];
-  /** Credentials in the endpoints, and the password: redacted from the etcd errors this module passes on. */
-  readonly secrets: readonly string[];
   readonly prefix: string;
   readonly ttlSeconds: number;
   readonly datacenterId: number;
@@ -138,7 +122,7 @@ interface Settings {
 }
 
 /**
- * Claims the lowest free worker ID of `datacenterId` in etcd and keeps it alive with a lease.
+ * Claims the lowest free worker ID of `datacenterId` through `port` and keeps it alive with a lease.
  *
  * Steps: grant a lease (its send time starts the fence), list the held worker keys, then for each free
  * ID from 0 upwards run `if create_revision(key) == 0 then put(key, owner, lease), get(reservation)` until
@@ -147,51 +131,44 @@ interface Settings {
  * it before going on, so the claim resolves with a valid fence. Rejects with
  * {@link WorkerIdsExhaustedError} when every ID is held, {@link CoordinationError} when etcd does not
  * answer in time ({@link CoordinationDataError} when it holds a malformed or out-of-range reservation),
- * {@link InvalidConfigError} for bad options, and the signal's reason when `signal` aborts it; on every
- * rejection a granted lease is revoked and the client closed. Every etcd call is bounded by `callTimeoutMs`
- * and no new call starts after `claimTimeoutMs`.
+ * {@link InvalidConfigError} for bad options, and the signal's reason when `signal` aborts it. The claim
+ * owns `port`: on every rejection a granted lease is revoked and the port closed (a lease whose grant
+ * never answered holds no key, so the port is closed without waiting for a revoke), and so they are once
+ * the claim is lost or released. Every etcd call is bounded by `callTimeoutMs` (on `timers`) and no new
+ * call starts after `claimTimeoutMs`. Messages show `port.target` and redact `port.secrets`.
  */
-export async function claimEtcdWorkerId(options: EtcdClaimOptions): Promise<EtcdWorkerIdClaim> {
-  const settings = validate(options);
-  options.signal?.throwIfAborted();
-  const credentials = options.tls === undefined ? undefined : await readTls(options.tls);
+export async function claimEtcdWorkerIdVia(
+  port: EtcdPort,
+  options: EtcdClaimOptions,
+): Promise<EtcdWorkerIdClaim> {
+  let settings: Settings;
+  try {
+    settings = validate(options);
+    options.signal?.throwIfAborted();
+  } catch (err) {
+    port.close();
+    throw err;
+  }
   const now = options.monotonicNowMs ?? (() => performance.now());
   const startedMs = now();
   const log = options.logger.child({ component: 'worker-id', source: 'etcd' });
   const ttlMs = settings.ttlSeconds * 1000;
   const marginMs = settings.fenceMarginMs ?? defaultFenceMarginMs(ttlMs);
   const callTimeoutMs = settings.callTimeoutMs ?? Math.min(MAX_DEFAULT_CALL_TIMEOUT_MS, ttlMs - marginMs);
-
-  const etcdOptions: IOptions = {
-    hosts: [...settings.endpoints],
-    // Unary calls get a gRPC deadline (per attempt: etcd3 retries up to 3 times); every call is also
-    // raced against our own timer, so the total is bounded by callTimeoutMs either way.
-    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
-    ...(credentials !== undefined && { credentials }),
-    ...(options.auth !== undefined && {
-      auth: { username: options.auth.username, password: options.auth.password },
-    }),
-  };
-  const client = new Etcd3(etcdOptions);
-  const etcd = new EtcdCalls(settings.endpoints, callTimeoutMs, options.signal);
+  const timers = options.timers ?? realTimers;
+  const etcd = new EtcdCalls(port, timers, callTimeoutMs, options.signal);
 
   const grantSentAtMs = now();
-  const lease = client.lease(settings.ttlSeconds, {
-    autoKeepAlive: false,
-    deadline: Date.now() + callTimeoutMs,
-  });
-  let granted = false;
+  let leaseId: string | undefined;
   try {
-    const leaseId = await etcd.call('LeaseGrant', lease.grant());
-    granted = true;
+    leaseId = await etcd.call('LeaseGrant', (timeoutMs) => port.grantLease(settings.ttlSeconds, timeoutMs));
     const fence = new LeaseFence({ ttlMs, marginMs, grantSentAtMs });
     const phase: ClaimPhase = {
-      client,
-      lease,
       leaseId,
       fence,
       etcd,
       now,
+      timers,
       log,
       hooks: options.hooks,
       settings,
@@ -200,7 +177,7 @@ export async function claimEtcdWorkerId(options: EtcdClaimOptions): Promise<Etcd
     const won = await claimLowestFree(phase);
     await renewIfLapsed(phase);
     // The held claim's calls (keepalives, reservation writes) outlive the claim and its abort signal.
-    const claim = new EtcdClaim({ ...phase, etcd: new EtcdCalls(settings.endpoints, callTimeoutMs) }, won);
+    const claim = new EtcdClaim({ ...phase, etcd: new EtcdCalls(port, timers, callTimeoutMs) }, won);
     log.info(
       {
         datacenterId: settings.datacenterId,
@@ -215,27 +192,21 @@ export async function claimEtcdWorkerId(options: EtcdClaimOptions): Promise<Etcd
     );
     return claim;
   } catch (err) {
-    if (granted) {
-      await revokeAndClose(client, lease, etcd, log);
-    } else {
-      // The claim puts a key only after the grant answered, so an unanswered grant holds nothing to
-      // revoke: an abort (or a timeout) need not wait for it.
-      lease.release();
-      client.close();
-    }
+    // The claim puts a key only after the grant answered, so an unanswered grant (leaseId undefined)
+    // holds nothing to revoke: an abort or a timeout closes the port without waiting for one.
+    await revokeAndClose(etcd, leaseId, log);
     if (options.signal?.aborted === true) throw options.signal.reason;
-    throw toSnowflakeError('claiming a worker ID', settings, err);
+    throw toSnowflakeError('claiming a worker ID', port, err);
   }
 }
 
 /** Everything a claim (in progress, then held) works with. */
 interface ClaimPhase {
-  readonly client: Etcd3;
-  readonly lease: Lease;
   readonly leaseId: string;
   readonly fence: LeaseFence;
   readonly etcd: EtcdCalls;
   readonly now: () => number;
+  readonly timers: Timers;
   readonly log: Logger;
   readonly hooks: EtcdClaimHooks | undefined;
   readonly settings: Settings;
@@ -250,10 +221,11 @@ interface Won {
 }
 
 async function claimLowestFree(phase: ClaimPhase): Promise<Won> {
-  const { client, etcd, settings, leaseId, hooks, log } = phase;
+  const { etcd, settings, leaseId, hooks, log } = phase;
+  const { port } = etcd;
   const { prefix, datacenterId, workerIdCount, owner } = settings;
   const workerPrefix = `${prefix}dc/${datacenterId}/worker/`;
-  const heldKeys = await etcd.call('Range', client.getAll().prefix(workerPrefix).keys());
+  const heldKeys = await etcd.call('Range', (timeoutMs) => port.listKeys(workerPrefix, timeoutMs));
   // Only in-range canonical IDs count: stray keys (e.g. from a wider worker field) must not fill the range.
   const held = new Set(
     heldKeys
@@ -266,23 +238,14 @@ async function claimLowestFree(phase: ClaimPhase): Promise<Won> {
     await renewIfLapsed(phase);
     const key = etcdWorkerKey(prefix, datacenterId, workerId);
     const reservationKey = etcdReservationKey(prefix, datacenterId, workerId);
-    const res = await etcd.call(
-      'Txn (claim)',
-      client
-        .if(key, 'Create', '==', 0)
-        .then(client.put(key).value(owner).lease(leaseId), client.get(reservationKey))
-        .commit(),
+    const res = await etcd.call('Txn (claim)', (timeoutMs) =>
+      port.claimKey({ key, value: owner, leaseId, readKey: reservationKey }, timeoutMs),
     );
     if (res.succeeded) {
       return {
         workerId,
-        // The put is the transaction's only write, so the key's create_revision is the txn's revision.
-        createRevision: res.header.revision,
-        previousReservationMs: parseReservation(
-          reservationKey,
-          res.responses[1]?.response_range.kvs[0],
-          settings.maxReservationMs,
-        ),
+        createRevision: res.createRevision,
+        previousReservationMs: parseReservation(reservationKey, res.read, settings.maxReservationMs),
       };
     }
     log.debug({ datacenterId, workerId }, 'worker ID taken by another instance meanwhile; trying the next');
@@ -304,17 +267,17 @@ async function claimLowestFree(phase: ClaimPhase): Promise<Won> {
  * the fence has lapsed (etcd was slow), so the claim never carries on with a lease it cannot vouch for.
  */
 async function renewIfLapsed(phase: ClaimPhase): Promise<void> {
-  const { fence, lease, etcd, now, settings } = phase;
+  const { fence, leaseId, etcd, now, settings } = phase;
   if (now() >= phase.giveUpAtMs) {
     throw new CoordinationError(
       `claiming a worker ID took longer than ${settings.claimTimeoutMs} ms (claim timeout); ` +
-        `etcd at ${shownEndpoints(settings.endpoints)} is too slow`,
+        `etcd at ${etcd.port.target} is too slow`,
     );
   }
   if (fence.isValid(now())) return;
   const sentAtMs = now();
   fence.keepaliveSent(sentAtMs);
-  await etcd.call('LeaseKeepAlive', lease.keepaliveOnce({ deadline: Date.now() + etcd.timeoutMs }));
+  await etcd.call('LeaseKeepAlive', (timeoutMs) => etcd.port.keepaliveOnce(leaseId, timeoutMs));
   fence.keepaliveAcked(sentAtMs);
 }
 
@@ -330,12 +293,13 @@ class EtcdClaim implements EtcdWorkerIdClaim {
   readonly leaseId: string;
   readonly key: string;
   private readonly reservationKey: string;
-  private readonly createRevision: string;
+  /** The guard of every transaction of the holder: the worker key is still ours. */
+  private readonly guard: EtcdHolderGuard;
   private readonly parts: ClaimPhase;
   private state: 'held' | 'lost' | 'released' = 'held';
   private lostReason = '';
   private readonly listeners: ((reason: string) => void)[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private timer: unknown;
   private closing: Promise<void> | undefined;
   private highestStoredMs: number;
   private storeQueue: Promise<void> = Promise.resolve();
@@ -348,12 +312,9 @@ class EtcdClaim implements EtcdWorkerIdClaim {
     this.previousReservationMs = won.previousReservationMs;
     this.highestStoredMs = won.previousReservationMs;
     this.leaseId = leaseId;
-    this.createRevision = won.createRevision;
     this.key = etcdWorkerKey(settings.prefix, settings.datacenterId, won.workerId);
     this.reservationKey = etcdReservationKey(settings.prefix, settings.datacenterId, won.workerId);
-    parts.lease.on('lost', (err) => {
-      this.markLost(`etcd reports lease ${leaseId} lost: ${err.message}`);
-    });
+    this.guard = { key: this.key, createRevision: won.createRevision, leaseId };
     this.scheduleRound(parts.fence.lastAckedSentAtMs + parts.fence.keepaliveIntervalMs - parts.now());
   }
 
@@ -403,37 +364,35 @@ class EtcdClaim implements EtcdWorkerIdClaim {
   private async storeNow(untilMs: number): Promise<void> {
     this.assertHeld();
     if (untilMs <= this.highestStoredMs) return;
-    const { client, etcd, settings } = this.parts;
+    const { etcd, settings } = this.parts;
+    const { port } = etcd;
+    const { guard, reservationKey } = this;
     try {
       for (let attempt = 1; attempt <= MAX_STORE_ATTEMPTS; attempt++) {
-        const read = await etcd.call(
-          'Txn (read reservation)',
-          this.ifOursStill().then(client.get(this.reservationKey)).else(client.get(this.key)).commit(),
+        const read = await etcd.call('Txn (read reservation)', (timeoutMs) =>
+          port.readGuarded(guard, reservationKey, timeoutMs),
         );
-        if (!read.succeeded) throw this.lostByTakeover(read.responses[0]?.response_range.kvs[0]);
-        const current = read.responses[0]?.response_range.kvs[0];
-        const currentMs = parseReservation(this.reservationKey, current, settings.maxReservationMs);
+        if (!read.succeeded) throw this.lostByTakeover(read.guard);
+        const current = read.kv;
+        const currentMs = parseReservation(reservationKey, current, settings.maxReservationMs);
         if (currentMs >= untilMs) {
           this.highestStoredMs = Math.max(this.highestStoredMs, currentMs);
           return;
         }
-        const write = await etcd.call(
-          'Txn (store reservation)',
-          this.ifOursStill()
-            .and(this.reservationKey, 'Mod', '==', current?.mod_revision ?? 0)
-            .then(client.put(this.reservationKey).value(String(untilMs)))
-            .else(client.get(this.key))
-            .commit(),
+        const write = await etcd.call('Txn (store reservation)', (timeoutMs) =>
+          port.writeGuarded(
+            { guard, key: reservationKey, modRevision: current?.modRevision ?? '0', value: String(untilMs) },
+            timeoutMs,
+          ),
         );
         if (write.succeeded) {
           this.highestStoredMs = Math.max(this.highestStoredMs, untilMs);
           return;
         }
-        const workerKv = write.responses[0]?.response_range.kvs[0];
-        if (!this.carriesOurLease(workerKv)) throw this.lostByTakeover(workerKv);
+        if (!this.carriesOurLease(write.guard)) throw this.lostByTakeover(write.guard);
       }
     } catch (err) {
-      throw toSnowflakeError(`storing the reservation of ${this.key}`, settings, err);
+      throw toSnowflakeError(`storing the reservation of ${this.key}`, port, err);
     }
     throw new CoordinationError(
       `reservation key ${this.reservationKey} changed under us ${MAX_STORE_ATTEMPTS} times in a row; ` +
@@ -441,7 +400,7 @@ class EtcdClaim implements EtcdWorkerIdClaim {
     );
   }
 
-  /** Revokes the lease (the ID is free at once) and closes the client; idempotent, never rejects. */
+  /** Revokes the lease (the ID is free at once) and closes the port; idempotent, never rejects. */
   release(): Promise<void> {
     if (this.state === 'held') {
       this.state = 'released';
@@ -451,22 +410,16 @@ class EtcdClaim implements EtcdWorkerIdClaim {
     return this.close();
   }
 
-  private ifOursStill(): ReturnType<Etcd3['if']> {
-    return this.parts.client
-      .if(this.key, 'Create', '==', this.createRevision)
-      .and(this.key, 'Lease', '==', this.leaseId);
+  private carriesOurLease(kv: EtcdKv | undefined): boolean {
+    return kv !== undefined && kv.createRevision === this.guard.createRevision && kv.lease === this.leaseId;
   }
 
-  private carriesOurLease(kv: IKeyValue | undefined): boolean {
-    return kv !== undefined && kv.create_revision === this.createRevision && kv.lease === this.leaseId;
-  }
-
-  private lostByTakeover(kv: IKeyValue | undefined): WorkerLeaseLostError {
+  private lostByTakeover(kv: EtcdKv | undefined): WorkerLeaseLostError {
     const reason =
       kv === undefined
         ? `worker key ${this.key} is gone (lease ${this.leaseId} expired or the key was deleted)`
         : `worker key ${this.key} no longer carries lease ${this.leaseId} (now lease ${kv.lease}, ` +
-          `created at revision ${kv.create_revision})`;
+          `created at revision ${kv.createRevision})`;
     this.markLost(reason);
     return new WorkerLeaseLostError(reason);
   }
@@ -477,12 +430,9 @@ class EtcdClaim implements EtcdWorkerIdClaim {
   }
 
   private scheduleRound(delayMs: number): void {
-    this.timer = setTimeout(
-      () => {
-        void this.runRound();
-      },
-      Math.max(0, delayMs),
-    );
+    this.timer = this.parts.timers.after(Math.max(0, delayMs), () => {
+      void this.runRound();
+    });
   }
 
   private async runRound(): Promise<void> {
@@ -498,20 +448,21 @@ class EtcdClaim implements EtcdWorkerIdClaim {
   }
 
   private async keepaliveRound(sentAtMs: number): Promise<void> {
-    const { fence, lease, client, etcd, log, hooks, now } = this.parts;
+    const { fence, etcd, log, hooks, now } = this.parts;
+    const { port } = etcd;
     fence.keepaliveSent(sentAtMs);
     // A late answer still extends the fence (it counts from the send time), so a round may take two
     // intervals; the next round starts when this one ends if it ran over.
     const budgetMs = 2 * fence.keepaliveIntervalMs;
-    const deadline = Date.now() + budgetMs;
     let error: unknown;
     try {
       const kv = await etcd.call(
         'LeaseKeepAlive + Range',
-        (async () => {
-          await lease.keepaliveOnce({ deadline });
-          return (await client.get(this.key).options({ deadline }).exec()).kvs[0];
-        })(),
+        async (timeoutMs) => {
+          await port.keepaliveOnce(this.leaseId, timeoutMs);
+          // Both calls share the round's budget.
+          return port.get(this.key, Math.max(1, sentAtMs + timeoutMs - now()));
+        },
         budgetMs,
       );
       if (this.state !== 'held') return;
@@ -522,7 +473,7 @@ class EtcdClaim implements EtcdWorkerIdClaim {
       fence.keepaliveAcked(sentAtMs);
     } catch (err) {
       if (this.state !== 'held') return;
-      if (err instanceof EtcdLeaseInvalidError) {
+      if (err instanceof EtcdLeaseNotFoundError) {
         this.markLost(`etcd says lease ${this.leaseId} has expired or was revoked`);
         return;
       }
@@ -566,12 +517,12 @@ class EtcdClaim implements EtcdWorkerIdClaim {
 
   private stop(): void {
     this.parts.fence.invalidate();
-    clearTimeout(this.timer);
+    this.parts.timers.cancel(this.timer);
   }
 
   private close(): Promise<void> {
-    const { client, lease, etcd, log } = this.parts;
-    this.closing ??= revokeAndClose(client, lease, etcd, log);
+    const { etcd, log } = this.parts;
+    this.closing ??= revokeAndClose(etcd, this.leaseId, log);
     return this.closing;
   }
 }
@@ -579,62 +530,70 @@ class EtcdClaim implements EtcdWorkerIdClaim {
 /** Bounded etcd calls: each one is raced against a timer (and the claim's abort signal) and its failure named. */
 class EtcdCalls {
   constructor(
-    private readonly endpoints: readonly string[],
-    readonly timeoutMs: number,
+    readonly port: EtcdPort,
+    private readonly timers: Timers,
+    private readonly timeoutMs: number,
     private readonly signal?: AbortSignal,
   ) {}
 
   /**
-   * Resolves with `pending`, or rejects with {@link CoordinationError} after `timeoutMs` or as soon as
-   * the signal is aborted (unless `abortable` is false: the revoke that follows an abort).
+   * Resolves with what `send(timeoutMs)` resolves with, or rejects with {@link CoordinationError} after
+   * `timeoutMs` (the port gets the same time as its deadline) or as soon as the signal is aborted (unless
+   * `abortable` is false: the revoke that follows an abort). An aborted call is not sent.
    */
   async call<T>(
     what: string,
-    pending: PromiseLike<T>,
+    send: (timeoutMs: number) => PromiseLike<T>,
     timeoutMs = this.timeoutMs,
     abortable = true,
   ): Promise<T> {
-    const { signal } = this;
-    let timer: NodeJS.Timeout | undefined;
+    const signal = abortable ? this.signal : undefined;
+    if (signal?.aborted === true) throw aborted(what);
+    let timer: unknown;
     let onAbort: (() => void) | undefined;
     const cut = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => {
+      timer = this.timers.after(timeoutMs, () => {
         reject(
           new CoordinationError(
-            `${what}: no answer from etcd at ${shownEndpoints(this.endpoints)} within ${Math.round(timeoutMs)} ms`,
+            `${what}: no answer from etcd at ${this.port.target} within ${Math.round(timeoutMs)} ms`,
           ),
         );
-      }, timeoutMs);
-      if (abortable && signal !== undefined) {
+      });
+      if (signal !== undefined) {
         onAbort = () => {
-          reject(new CoordinationError(`${what}: given up, the claim was aborted`));
+          reject(aborted(what));
         };
-        if (signal.aborted) onAbort();
-        else signal.addEventListener('abort', onAbort, { once: true });
+        signal.addEventListener('abort', onAbort, { once: true });
       }
     });
     try {
-      return await Promise.race([pending, cut]);
+      return await Promise.race([send(timeoutMs), cut]);
     } finally {
-      clearTimeout(timer);
+      this.timers.cancel(timer);
       if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
     }
   }
 }
 
-/** Revokes the lease (best effort, bounded) and closes the client; never rejects. */
-async function revokeAndClose(client: Etcd3, lease: Lease, etcd: EtcdCalls, log: Logger): Promise<void> {
+function aborted(what: string): CoordinationError {
+  return new CoordinationError(`${what}: given up, the claim was aborted`);
+}
+
+/** Revokes the lease if there is one (best effort, bounded) and closes the port; never rejects. */
+async function revokeAndClose(etcd: EtcdCalls, leaseId: string | undefined, log: Logger): Promise<void> {
   try {
-    await etcd.call(
-      'LeaseRevoke',
-      lease.revoke({ deadline: Date.now() + etcd.timeoutMs }),
-      etcd.timeoutMs,
-      false,
-    );
+    if (leaseId !== undefined) {
+      await etcd.call(
+        'LeaseRevoke',
+        (timeoutMs) => etcd.port.revokeLease(leaseId, timeoutMs),
+        undefined,
+        false,
+      );
+    }
   } catch (err) {
     log.warn({ err }, 'could not revoke the worker ID lease; its keys expire after the TTL instead');
   } finally {
-    client.close();
+    etcd.port.close();
   }
 }
 
@@ -646,31 +605,20 @@ function callHook(log: Logger, hook: () => void): void {
   }
 }
 
-function toSnowflakeError(
-  what: string,
-  settings: Pick<Settings, 'endpoints' | 'secrets'>,
-  err: unknown,
-): SnowflakeError {
+/** `err` as a {@link SnowflakeError}; a foreign error's message is shown with the port's secrets redacted. */
+function toSnowflakeError(what: string, port: EtcdPort, err: unknown): SnowflakeError {
   if (err instanceof SnowflakeError) return err;
-  const detail = redactCredentials(err instanceof Error ? err.message : String(err), settings.secrets);
-  return new CoordinationError(
-    `${what} failed at etcd ${shownEndpoints(settings.endpoints)}: ${detail}`,
-    err,
-  );
-}
-
-/** Endpoints as they may appear in messages and logs: comma-separated, URL credentials redacted. */
-function shownEndpoints(endpoints: readonly string[]): string {
-  return redactCredentials(endpoints.join(','));
+  const detail = redactCredentials(err instanceof Error ? err.message : String(err), port.secrets);
+  return new CoordinationError(`${what} failed at etcd ${port.target}: ${detail}`, err);
 }
 
 /**
  * The Unix ms in a reservation key (0 when absent); malformed values, and values beyond `maxMs` (the
  * layout's end, which no reservation this service writes exceeds), are refused, not guessed.
  */
-function parseReservation(key: string, kv: IKeyValue | undefined, maxMs: number): number {
+function parseReservation(key: string, kv: EtcdKv | undefined, maxMs: number): number {
   if (kv === undefined) return 0;
-  const text = kv.value.toString('utf8');
+  const text = kv.value;
   const ms = /^(0|[1-9]\d{0,15})$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(ms) || ms > maxMs) {
     throw new CoordinationDataError(
@@ -682,29 +630,8 @@ function parseReservation(key: string, kv: IKeyValue | undefined, maxMs: number)
   return ms;
 }
 
-async function readTls(tls: EtcdTlsFiles): Promise<NonNullable<IOptions['credentials']>> {
-  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
-    throw new InvalidConfigError('etcd TLS client certificate and key must be given together (or neither)');
-  }
-  const read = async (file: string): Promise<Buffer> => {
-    try {
-      return await readFile(file);
-    } catch (err) {
-      throw new InvalidConfigError(
-        `cannot read etcd TLS file ${file}: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    }
-  };
-  return {
-    rootCertificate: await read(tls.caFile),
-    ...(tls.certFile !== undefined && { certChain: await read(tls.certFile) }),
-    ...(tls.keyFile !== undefined && { privateKey: await read(tls.keyFile) }),
-  };
-}
-
 function validate(options: EtcdClaimOptions): Settings {
   const {
-    endpoints,
     prefix = DEFAULT_ETCD_PREFIX,
     leaseTtlSeconds = DEFAULT_LEASE_TTL_SECONDS,
     datacenterId,
@@ -718,13 +645,6 @@ function validate(options: EtcdClaimOptions): Settings {
   const fail = (what: string, allowed: string, value: unknown): never => {
     throw new InvalidConfigError(`etcd worker ID ${what} must be ${allowed}; got ${JSON.stringify(value)}`);
   };
-  if (endpoints.length === 0 || endpoints.some((e) => e.trim() === '')) {
-    fail(
-      'endpoints',
-      'a non-empty list of URLs',
-      endpoints.map((e) => redactCredentials(e)),
-    );
-  }
   if (!prefix.endsWith('/')) fail('prefix', 'a key prefix ending with "/"', prefix);
   if (!Number.isInteger(leaseTtlSeconds) || leaseTtlSeconds < 1 || leaseTtlSeconds > MAX_LEASE_TTL_SECONDS) {
     fail('lease TTL (s)', `an integer from 1 to ${MAX_LEASE_TTL_SECONDS}`, leaseTtlSeconds);
@@ -750,8 +670,6 @@ function validate(options: EtcdClaimOptions): Settings {
     fail('largest reservation (Unix ms)', `an integer from 0 to ${MAX_DATE_MS}`, maxReservationMs);
   }
   return {
-    endpoints,
-    secrets: [...urlSecrets(endpoints), ...(options.auth === undefined ? [] : [options.auth.password])],
     prefix,
     ttlSeconds: leaseTtlSeconds,
     datacenterId,

@@ -1,13 +1,18 @@
 import * as os from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
-import { GRPCDeadlineExceededError, GRPCUnavailableError } from 'etcd3';
 import { layoutEndMs } from '../core/layout';
-import { CoordinationDataError, CoordinationError, InvalidConfigError } from '../errors';
+import { CoordinationError, InvalidConfigError } from '../errors';
 import type { Metrics } from '../metrics/metrics';
-import { fixedClaim, type WorkerIdClaim } from './claim';
 import { redactCredentials } from '../redact';
-import { claimEtcdWorkerId } from './etcd-claim';
+import { fixedClaim, type WorkerIdClaim } from './claim';
+import { claimEtcdWorkerIdVia, type EtcdClaimOptions, type EtcdWorkerIdClaim } from './etcd-claim';
+import {
+  isEtcdTlsFailure,
+  isTransientEtcdError,
+  openEtcd3Port,
+  type EtcdConnectionOptions,
+} from './etcd3-adapter';
 
 /** How long claiming keeps retrying while etcd is unreachable, in ms (then the caller gives up). */
 export const CLAIM_RETRY_WINDOW_MS = 30_000;
@@ -15,31 +20,16 @@ export const CLAIM_RETRY_WINDOW_MS = 30_000;
 /** Backoff between claim attempts while etcd is unreachable, in ms: doubled up to the max. */
 const RETRY_BACKOFF_MS = { first: 250, max: 2000 } as const;
 
-/**
- * Certificate and TLS handshake failures, which etcd3 reports as UNAVAILABLE ("No connection
- * established. Last error: … unable to verify the first certificate" / "… alert bad certificate"): a
- * wrong CA, a missing or rejected client certificate, or https against a plain port do not heal by
- * waiting. A plaintext etcd closes the connection on the TLS hello ("Client network socket
- * disconnected before secure TLS connection was established"); another plaintext server answers
- * bytes that are no TLS record ("wrong version number", "packet length too long").
- */
-const TLS_FAILURE =
-  /certificate|SSL routines|alert (?:bad|unknown|handshake)|ERR_TLS_|ERR_SSL_|wrong version number|packet length too long|before secure TLS connection was established/i;
+/** Inputs of {@link claimEtcdWorkerId}: where etcd is, and the claim's own options. */
+export type EtcdWorkerIdOptions = EtcdConnectionOptions & EtcdClaimOptions;
 
 /**
- * True for failures that say nothing about the claim itself — etcd unreachable, or no answer in time —
- * so trying again may succeed. Authentication, permission, TLS/certificate and malformed-data
- * ({@link CoordinationDataError}) errors are final.
+ * Claims a worker ID in the etcd at `options.endpoints` over a new etcd3 client: see
+ * {@link claimEtcdWorkerIdVia} for the protocol and its errors, and {@link openEtcd3Port} for the
+ * connection's. The client is closed when the claim rejects, is lost or is released.
  */
-export function isTransientEtcdError(err: unknown): boolean {
-  if (!(err instanceof CoordinationError) || err instanceof CoordinationDataError) return false;
-  const { cause } = err;
-  if (cause === undefined || cause instanceof GRPCDeadlineExceededError) return true;
-  return cause instanceof GRPCUnavailableError && !isTlsFailure(err);
-}
-
-function isTlsFailure(err: CoordinationError): boolean {
-  return err.cause instanceof GRPCUnavailableError && TLS_FAILURE.test(err.cause.message);
+export async function claimEtcdWorkerId(options: EtcdWorkerIdOptions): Promise<EtcdWorkerIdClaim> {
+  return claimEtcdWorkerIdVia(await openEtcd3Port(options), options);
 }
 
 /**
@@ -93,7 +83,7 @@ export function workerIdSource(
         return await claimOnce(signal);
       } catch (err) {
         if (signal?.aborted === true) throw signal.reason;
-        if (err instanceof CoordinationError && isTlsFailure(err)) {
+        if (err instanceof CoordinationError && isEtcdTlsFailure(err)) {
           throw new CoordinationError(
             `${err.message} (TLS with etcd failed, which waiting does not fix: an https:// endpoint in ` +
               'SNOWFLAKE_ETCD_ENDPOINTS must be a TLS port, verifiable with SNOWFLAKE_ETCD_CA_FILE, and ' +

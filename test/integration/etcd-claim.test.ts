@@ -12,13 +12,8 @@ import {
   WorkerIdsExhaustedError,
   WorkerLeaseLostError,
 } from '../../src/errors';
-import {
-  claimEtcdWorkerId,
-  etcdReservationKey,
-  etcdWorkerKey,
-  type EtcdClaimOptions,
-  type EtcdWorkerIdClaim,
-} from '../../src/worker-id/etcd-claim';
+import { etcdReservationKey, etcdWorkerKey, type EtcdWorkerIdClaim } from '../../src/worker-id/etcd-claim';
+import { claimEtcdWorkerId, type EtcdWorkerIdOptions } from '../../src/worker-id/source';
 import { startEtcd, type EtcdServer } from '../helpers/etcd';
 import { ROOT } from '../helpers/process';
 
@@ -38,7 +33,7 @@ function freshPrefix(): string {
   return `/snowflake-test-${prefixCount}/`;
 }
 
-async function claim(prefix: string, extra: Partial<EtcdClaimOptions> = {}): Promise<EtcdWorkerIdClaim> {
+async function claim(prefix: string, extra: Partial<EtcdWorkerIdOptions> = {}): Promise<EtcdWorkerIdClaim> {
   const c = await claimEtcdWorkerId({
     endpoints: [etcd.endpoint],
     prefix,
@@ -356,7 +351,7 @@ describe('claimEtcdWorkerId against a real etcd', () => {
     expect([...(await leaseIds())].filter((id) => !before.has(id))).toEqual([]);
   });
 
-  it.each<[string, Partial<EtcdClaimOptions>]>([
+  it.each<[string, Partial<EtcdWorkerIdOptions>]>([
     ['no endpoints', { endpoints: [] }],
     ['a prefix without trailing slash', { prefix: '/snowflake' }],
     ['a TTL of 0 s', { leaseTtlSeconds: 0 }],
@@ -406,7 +401,7 @@ async function startHolderProcess(
   prefix: string,
   reservationMs: number,
 ): Promise<{ process: ChildProcess; workerId: number }> {
-  const claimJs = path.join(ROOT, 'dist/worker-id/etcd-claim.js');
+  const claimJs = path.join(ROOT, 'dist/worker-id/source.js');
   if (!existsSync(claimJs)) throw new Error(`${claimJs} is missing: run "npm run build" first`);
   const options = {
     endpoints: [etcd.endpoint],

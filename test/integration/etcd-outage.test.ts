@@ -1,10 +1,7 @@
 import { Etcd3 } from 'etcd3';
 import pino from 'pino';
-import {
-  claimEtcdWorkerId,
-  type EtcdKeepaliveEvent,
-  type EtcdWorkerIdClaim,
-} from '../../src/worker-id/etcd-claim';
+import type { EtcdKeepaliveEvent, EtcdWorkerIdClaim } from '../../src/worker-id/etcd-claim';
+import { claimEtcdWorkerId } from '../../src/worker-id/source';
 import { startEtcd, type EtcdServer } from '../helpers/etcd';
 
 const TTL_S = 2;

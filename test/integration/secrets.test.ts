@@ -3,8 +3,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { loadConfig } from '../../src/config';
 import { CoordinationError } from '../../src/errors';
-import { claimEtcdWorkerId } from '../../src/worker-id/etcd-claim';
-import { workerIdSource } from '../../src/worker-id/source';
+import { claimEtcdWorkerId, workerIdSource } from '../../src/worker-id/source';
 import { createMetrics } from '../../src/metrics/metrics';
 import { MAIN_JS, runNode } from '../helpers/process';
 

@@ -103,6 +103,7 @@ const FAULTS = {
   'keepalives lost (lease expiry)': 2,
   'partition from etcd': 2,
   'flaky network to etcd': 1,
+  'slow etcd answers': 1.5,
 } as const;
 type FaultKind = keyof typeof FAULTS;
 /** Every fault kind a schedule may inject (besides bursts and a fast etcd clock). */
@@ -111,6 +112,7 @@ const ETCD_ONLY: ReadonlySet<FaultKind> = new Set([
   'keepalives lost (lease expiry)',
   'partition from etcd',
   'flaky network to etcd',
+  'slow etcd answers',
 ]);
 /** A hard cap on events per schedule (a runaway schedule is reported, never looped forever). */
 const MAX_STEPS = 2_000_000;
@@ -304,6 +306,9 @@ function inject(world: World, m: Machine, kind: FaultKind, ttlMs: number): void 
       break;
     case 'flaky network to etcd':
       m.link.flakyUntilMs = now + rng.range(500, 3000);
+      break;
+    case 'slow etcd answers':
+      m.link.slowUntilMs = now + rng.range(500, 3000);
       break;
   }
 }

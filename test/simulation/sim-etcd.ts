@@ -1,5 +1,4 @@
-import { CoordinationError } from '../../src/errors';
-import type { SimTimer } from './event-loop';
+import { EtcdLeaseNotFoundError } from '../../src/worker-id/etcd-port';
 import type { World } from './world';
 import { count } from './world';
 
@@ -16,14 +15,6 @@ interface LeaseRecord {
   readonly ttlMs: number;
   /** etcd-clock ms at which the lease expires unless kept alive. */
   expiresAtMs: number;
-}
-
-/** etcd's answer to a put with a lease it does not know ("requested lease not found"). */
-export class SimLeaseNotFoundError extends Error {
-  constructor(leaseId: number) {
-    super(`etcdserver: requested lease not found (${leaseId})`);
-    this.name = 'SimLeaseNotFoundError';
-  }
 }
 
 /**
@@ -91,7 +82,7 @@ export class SimEtcd {
 
   /**
    * Txn `if create_revision(key) == 0 then put(key, owner, lease), get(readKey)`. Throws
-   * {@link SimLeaseNotFoundError} when the lease is gone.
+   * {@link EtcdLeaseNotFoundError} (etcd's "requested lease not found") when the lease is gone.
    */
   putIfAbsent(
     key: string,
@@ -101,7 +92,7 @@ export class SimEtcd {
   ): { succeeded: true; revision: number; read: SimKv | undefined } | { succeeded: false } {
     this.expire();
     if (this.kvs.has(key)) return { succeeded: false };
-    if (!this.leases.has(leaseId)) throw new SimLeaseNotFoundError(leaseId);
+    if (!this.leases.has(leaseId)) throw new EtcdLeaseNotFoundError(String(leaseId));
     const revision = ++this.revision;
     this.kvs.set(key, { value: owner, lease: leaseId, createRevision: revision, modRevision: revision });
     return { succeeded: true, revision, read: this.kvs.get(readKey) };
@@ -173,20 +164,30 @@ export interface LinkState {
   keepaliveLossUntilMs: number;
   /** Until this true time, each message is dropped with probability {@link FLAKY_DROP}. */
   flakyUntilMs: number;
+  /** Until this true time, each message takes {@link SLOW_DELAY_MS} (a stalled etcd, a congested link). */
+  slowUntilMs: number;
 }
 
 const FLAKY_DROP = 0.3;
 
+/** One-way delay of a message on a slow link, ms: answers come back up to 3 s after the request. */
+const SLOW_DELAY_MS = { min: 100, max: 1500 } as const;
+
 /** A new link with no fault. */
 export function healthyLink(): LinkState {
-  return { partitionedUntilMs: -Infinity, keepaliveLossUntilMs: -Infinity, flakyUntilMs: -Infinity };
+  return {
+    partitionedUntilMs: -Infinity,
+    keepaliveLossUntilMs: -Infinity,
+    flakyUntilMs: -Infinity,
+    slowUntilMs: -Infinity,
+  };
 }
 
 /**
  * Sends `op` to etcd over `link`: it runs at etcd after a network delay (even if the sender has died
- * meanwhile), and its answer comes back after another, unless a message is dropped. Raced against
- * `timeoutMs` of the sender's clock (via `after`), like EtcdCalls.call: rejects with
- * {@link CoordinationError} naming `what` when no answer came in time. Nothing settles once `alive()`
+ * meanwhile), and its answer comes back after another, unless a message is dropped (the promise then
+ * never settles: the caller's own timer ends the call, as EtcdCalls does in etcd-claim.ts). `what` names
+ * the RPC (`LeaseKeepAlive` requests are the ones lost keepalives drop). Nothing settles once `alive()`
  * is false.
  */
 export function etcdCall<T>(
@@ -195,8 +196,6 @@ export function etcdCall<T>(
   link: LinkState,
   what: string,
   op: (etcd: SimEtcd) => T,
-  timeoutMs: number,
-  after: (ms: number, fn: () => void) => SimTimer,
   alive: () => boolean,
 ): Promise<T> {
   const { loop, rng } = world;
@@ -204,22 +203,12 @@ export function etcdCall<T>(
     loop.now < link.partitionedUntilMs ||
     (keepalive && loop.now < link.keepaliveLossUntilMs) ||
     (loop.now < link.flakyUntilMs && rng.chance(FLAKY_DROP));
-  const delay = (): number => (!world.calm && rng.chance(0.03) ? rng.range(20, 600) : rng.range(0.1, 3));
+  const delay = (): number => {
+    if (loop.now < link.slowUntilMs) return rng.range(SLOW_DELAY_MS.min, SLOW_DELAY_MS.max);
+    return !world.calm && rng.chance(0.03) ? rng.range(20, 600) : rng.range(0.1, 3);
+  };
   return new Promise<T>((resolve, reject) => {
-    let done = false;
-    const finish = (fn: () => void): void => {
-      if (done || !alive()) return;
-      done = true;
-      loop.cancel(timeout);
-      world.dirty = true;
-      fn();
-    };
-    const timeout = after(timeoutMs, () => {
-      finish(() => {
-        reject(new CoordinationError(`${what}: no answer from etcd within ${Math.round(timeoutMs)} ms`));
-      });
-    });
-    if (dropped(what.startsWith('LeaseKeepAlive'))) {
+    if (dropped(what === 'LeaseKeepAlive')) {
       count(world.counters, 'event.etcd request lost');
       return;
     }
@@ -235,10 +224,10 @@ export function etcdCall<T>(
         return;
       }
       loop.after(delay(), () => {
-        finish(() => {
-          if (outcome.ok) resolve(outcome.value);
-          else reject(outcome.error instanceof Error ? outcome.error : new Error(String(outcome.error)));
-        });
+        if (!alive()) return;
+        world.dirty = true;
+        if (outcome.ok) resolve(outcome.value);
+        else reject(outcome.error instanceof Error ? outcome.error : new Error(String(outcome.error)));
       });
     });
   });

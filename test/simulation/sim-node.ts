@@ -6,12 +6,18 @@ import { CancelledError, RefusalError, SnowflakeError } from '../../src/errors';
 import type { IdIssuer, Scheduler } from '../../src/issuer';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics';
 import { NodeSession, type LocalReservationFile, type SessionDeps } from '../../src/session';
+import type { Timers } from '../../src/timers';
 import { fixedClaim, type WorkerIdClaim } from '../../src/worker-id/claim';
+import {
+  claimEtcdWorkerIdVia,
+  etcdReservationKey,
+  type EtcdWorkerIdClaim,
+} from '../../src/worker-id/etcd-claim';
 import type { InvariantChecker } from './checker';
 import type { SimTimer } from './event-loop';
-import { claimSimWorkerId, reservationKey, type SimWorkerIdClaim } from './sim-claim';
 import { SimDisk } from './sim-disk';
-import { etcdCall, healthyLink, type LinkState, type SimEtcd } from './sim-etcd';
+import { healthyLink, type LinkState, type SimEtcd } from './sim-etcd';
+import { SimEtcdPort } from './sim-etcd-port';
 import { count, type World } from './world';
 
 /**
@@ -70,8 +76,6 @@ const PREFIX = '/snowflake/';
 const HOUSEKEEPING_MS = 100;
 /** startServer's re-claim backoff, ms. */
 const RECLAIM_BACKOFF_MS = { first: 500, max: 10_000 } as const;
-/** etcd-claim.ts's default claim time limit, ms. */
-const CLAIM_TIMEOUT_MS = 30_000;
 /** Shortest simulated sleep, ms. */
 const MIN_SLEEP_MS = 0.001;
 /** A stop that has not finished after this is ended by SIGKILL (Kubernetes' grace period, scaled). */
@@ -221,6 +225,8 @@ export class Process {
   readonly label: string;
   held: Held | undefined;
   readonly scheduler: Scheduler;
+  /** This process's timers, as the etcd claim gets them: {@link Process.after} and cancel. */
+  readonly timers: Timers;
   readonly timeBase: TimeBase;
   readonly cluster: Cluster;
   readonly machine: Machine;
@@ -249,6 +255,12 @@ export class Process {
           // Real waits always let some time pass; a zero wait here could spin at one instant.
           this.after(Math.max(MIN_SLEEP_MS, ms), resolve);
         }),
+    };
+    this.timers = {
+      after: (ms, fn) => this.after(ms, fn),
+      cancel: (timer) => {
+        world.loop.cancel(timer as SimTimer | undefined);
+      },
     };
     this.timeBase = new TimeBase(
       { wallMs: () => machine.wallMs(), monotonicMs: () => this.monotonicMs() },
@@ -407,38 +419,27 @@ export class Process {
     for (const issuer of this.issuers) issuer.close();
   }
 
-  /** A worker ID: the configured one (static), or one claimed from etcd. */
-  acquireClaim(): Promise<WorkerIdClaim | SimWorkerIdClaim> {
+  /**
+   * A worker ID: the configured one (static), or one claimed from etcd by the real claim
+   * (src/worker-id/etcd-claim.ts) over this machine's link, on this process's clock and timers.
+   */
+  acquireClaim(): Promise<WorkerIdClaim> {
     const { settings, world, etcd } = this.cluster;
     if (settings.mode === 'static') {
       return Promise.resolve(
         fixedClaim({ datacenterId: settings.datacenterId, workerId: this.machine.staticWorkerId }, 'static'),
       );
     }
-    const link = this.machine.link;
-    return claimSimWorkerId({
-      call: (what, op, timeoutMs) =>
-        etcdCall(
-          world,
-          etcd,
-          link,
-          what,
-          op,
-          timeoutMs,
-          (ms, fn) => this.after(ms, fn),
-          () => this.alive,
-        ),
-      now: () => this.monotonicMs(),
-      after: (ms, fn) => this.after(ms, fn),
-      cancel: (timer) => {
-        world.loop.cancel(timer);
-      },
+    const port = new SimEtcdPort(world, etcd, this.machine.link, () => this.alive);
+    return claimEtcdWorkerIdVia(port, {
       prefix: PREFIX,
+      leaseTtlSeconds: settings.ttlMs / 1000,
       datacenterId: settings.datacenterId,
-      workerIdCount: 2 ** settings.codec.layout.workerBits,
-      ttlMs: settings.ttlMs,
+      workerBits: settings.codec.layout.workerBits,
       owner: this.label,
-      claimTimeoutMs: CLAIM_TIMEOUT_MS,
+      monotonicNowMs: () => this.monotonicMs(),
+      timers: this.timers,
+      logger: SILENT,
     });
   }
 
@@ -469,8 +470,8 @@ export class Process {
       count(this.cluster.world.counters, 'event.worker ID moved to another machine');
     }
     this.cluster.lastHolder.set(node.workerId, this.machine.id);
-    const leaseId = 'leaseId' in claim ? (claim as SimWorkerIdClaim).leaseId : undefined;
-    const resKey = reservationKey(PREFIX, node.datacenterId, node.workerId);
+    const leaseId = 'leaseId' in claim ? Number((claim as EtcdWorkerIdClaim).leaseId) : undefined;
+    const resKey = etcdReservationKey(PREFIX, node.datacenterId, node.workerId);
     const { epochMs, timeUnitMs } = settings.codec.layout;
     const disk = this.machine.disk;
     observeGrants(session.generator, (run) => {

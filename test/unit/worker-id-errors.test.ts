@@ -9,7 +9,8 @@ import {
   type ErrorCode,
   type SnowflakeError,
 } from '../../src/errors';
-import { isTransientEtcdError } from '../../src/worker-id/source';
+import { EtcdLeaseNotFoundError } from '../../src/worker-id/etcd-port';
+import { isTransientEtcdError } from '../../src/worker-id/etcd3-adapter';
 
 describe('worker-ID coordination errors', () => {
   it.each<[SnowflakeError, ErrorCode]>([
@@ -84,6 +85,11 @@ describe('isTransientEtcdError (what the boot claim retries for up to 30 s)', ()
       false,
     ],
     ['a permission error', failedWith(new EtcdPermissionDeniedError('permission denied')), false],
+    [
+      'the lease expired while claiming',
+      failedWith(new EtcdLeaseNotFoundError('7587869436378262538')),
+      false,
+    ],
     ['something that is not a coordination error', new Error('boom'), false],
   ])('GIVEN %s THEN transient = %p', (_what, err, transient) => {
     expect(isTransientEtcdError(err)).toBe(transient);
