@@ -31,6 +31,8 @@ let admin: Etcd3;
 const processes: ServiceProcess[] = [];
 const launched: LaunchedService[] = [];
 let served: TestServer | undefined;
+/** Set while a test has etcd stopped, so that a failure there does not leave it down for the next test. */
+let etcdStopped = false;
 
 function etcdEnv(endpoint: string, prefix: string): Record<string, string> {
   return {
@@ -81,6 +83,8 @@ beforeAll(async () => {
 afterEach(async () => {
   await served?.close();
   served = undefined;
+  if (etcdStopped) await etcd.restart();
+  etcdStopped = false;
 });
 
 afterAll(async () => {
@@ -94,6 +98,7 @@ afterAll(async () => {
 describe('starting while etcd is unreachable (real processes)', () => {
   it('GIVEN etcd is down at start THEN it listens NOT_SERVING (liveness SERVING, NextId UNAVAILABLE STARTING), and serves without a restart once etcd is back', async () => {
     await etcd.stop();
+    etcdStopped = true;
     const p = await startWaiting(etcdEnv(etcd.endpoint, '/start-wait-outage/'));
     expect(await healthCheck(p.grpcPort, 'snowflake.v1.IdGenerator')).toBe('NOT_SERVING');
     expect(await healthCheck(p.grpcPort, '')).toBe('NOT_SERVING');
@@ -118,6 +123,7 @@ describe('starting while etcd is unreachable (real processes)', () => {
     expect(await eventually(() => p.logs.some((l) => l.msg === RETRYING), 10_000)).toBe(true);
 
     await etcd.restart();
+    etcdStopped = false;
     expect(
       await eventually(
         async () => (await healthCheck(p.grpcPort, 'snowflake.v1.IdGenerator')) === 'SERVING',
