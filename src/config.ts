@@ -503,7 +503,7 @@ const VARIABLES = {
       defaultValue: '60000',
       allowed: '0 to 3600000',
       description:
-        'at start, wait (NOT_SERVING) up to this long for the clock to pass the persisted reservation and for the first reservation write to succeed, else exit 1',
+        'at start, wait (listening, NOT_SERVING) up to this long for the clock to pass the persisted reservation and for the first reservation write to succeed, else exit 1; with the etcd source a worker ID is claimed first: an unreachable etcd is retried until this long after the start (calls refused with STARTING), then exit 1',
     },
     schema: integer(0, 3_600_000),
   },

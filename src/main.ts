@@ -40,16 +40,20 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
   };
 
   // Signals are handled from the start. One that arrives while starting gives the start up: a pending
-  // etcd claim stops retrying and revokes its lease, the lock is released, and the process exits. Once
-  // the server exists it stops gracefully, so a claimed worker ID is released, not left to its TTL.
+  // etcd claim (which runs while the ports already answer NOT_SERVING) stops retrying and revokes its
+  // lease, the lock is released, and the process exits. Once the server exists it stops gracefully, so a
+  // claimed worker ID is released, not left to its TTL.
   const starting = new AbortController();
   let server: RunningServer | undefined;
   let signalled = false;
   let failed = false;
+  let serving = false;
   /** Read through a function: the flag is set by a signal during the awaits below, unseen by flow analysis. */
   const wasSignalled = () => signalled;
+  const isServing = () => serving;
   const stopAndExit = (running: RunningServer) => {
     void running.stop().then(({ forced }) => {
+      if (!isServing()) logger.info('start given up on a signal; what it held is released');
       process.exit(forced ? 1 : 0);
     });
   };
@@ -89,6 +93,7 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
   }
   try {
     await server.ready;
+    serving = true;
   } catch (err) {
     // A signal's stop() can end the wait for readiness too: that path exits on its own.
     if (wasSignalled()) return undefined;

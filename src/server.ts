@@ -2,11 +2,11 @@ import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import type { Logger } from 'pino';
 import { splitAddress, type Config } from './config';
-import { IdCodec } from './core/codec';
+import { IdCodec, type NodeId } from './core/codec';
 import { layoutEndMs } from './core/layout';
 import { TimeBase, type ClockSources, type SkewAction } from './core/time-base';
 import { checkDescriptorBudget, openFileLimit } from './descriptor-budget';
-import { SnowflakeError } from './errors';
+import { CoordinationError, ShuttingDownError, SnowflakeError, StartingError } from './errors';
 import { connectionInterceptor } from './grpc/connection-interceptor';
 import { ConnectionTable } from './grpc/connections';
 import { createHealth } from './grpc/health';
@@ -26,7 +26,7 @@ import { NodeSession, type SessionDeps } from './session';
 import { StateFile } from './state/state-file';
 import { systemClockSources } from './system-clock';
 import type { WorkerIdClaim } from './worker-id/claim';
-import { workerIdSource } from './worker-id/source';
+import { isTransientEtcdError, workerIdSource } from './worker-id/source';
 
 /** Optional collaborators for {@link startServer}; tests inject a fake clock or a silent logger. */
 export interface ServerOptions {
@@ -37,9 +37,9 @@ export interface ServerOptions {
   /** Default: JSON logs on stdout at config.logLevel. */
   readonly logger?: Logger;
   /**
-   * Gives up the start: aborting it while startServer is pending (e.g. during the etcd claim and its
-   * 30 s retry window) releases whatever is held — etcd lease, state-dir lock — and rejects with the
-   * signal's reason. After startServer has resolved, use {@link RunningServer.stop}.
+   * Gives up the start: aborting it while startServer is pending releases whatever is held and rejects
+   * with the signal's reason. After startServer has resolved — with etcd, that is before the worker ID is
+   * claimed — use {@link RunningServer.stop}, which also ends a pending claim.
    */
   readonly signal?: AbortSignal;
 }
@@ -52,13 +52,18 @@ export interface RunningServer {
   readonly metricsPort: number;
   /** The service's private metrics registry and metrics. */
   readonly metrics: Metrics;
-  /** The node ID currently stamped into IDs (with etcd it may change after a lost lease). */
-  node(): { readonly datacenterId: number; readonly workerId: number };
   /**
-   * Resolves once IDs are issued (health SERVING): after the clock has passed the reservation persisted
-   * by an earlier run (and, with etcd, by earlier holders of the claimed worker ID) and a new one is
-   * durable. Rejects if that takes longer than config.maxStartupWaitMs or the reservation cannot be
-   * written; call stop() then.
+   * The node ID currently stamped into IDs (with etcd it may change after a lost lease); undefined while
+   * the etcd source has not claimed a worker ID yet (never after {@link RunningServer.ready} resolved).
+   */
+  node(): NodeId | undefined;
+  /**
+   * Resolves once IDs are issued (health SERVING): with etcd, after a worker ID is claimed — etcd being
+   * unreachable is retried for up to config.maxStartupWaitMs from the start — then after the clock has
+   * passed the reservation persisted by an earlier run (and, with etcd, by earlier holders of the claimed
+   * worker ID) and a new one is durable. Rejects if the claim fails for good (etcd still unreachable at
+   * that deadline; every worker ID held; authentication, TLS or data errors), if the clock wait would
+   * exceed config.maxStartupWaitMs, or if the reservation cannot be written; call stop() then.
    */
   readonly ready: Promise<void>;
   /**
@@ -86,11 +91,19 @@ const SKEW_MESSAGES: Readonly<Record<SkewAction, string>> = {
 /** Backoff between attempts to re-claim a worker ID after losing one, in ms: doubled up to the max. */
 const RECLAIM_BACKOFF_MS = { first: 500, max: 10_000 } as const;
 
+/** How long one re-claim attempt retries an unreachable etcd before it logs and backs off, in ms. */
+const RECLAIM_RETRY_WINDOW_MS = 30_000;
+
+/** Why IdGenerator calls are refused (STARTING) while the etcd source has not claimed a worker ID yet. */
+const WAITING_FOR_ETCD =
+  'waiting for etcd to grant a worker ID (SNOWFLAKE_WORKER_ID_SOURCE=etcd); no IDs until one is claimed';
+
 /**
  * Starts the gRPC server (IdGenerator, health, reflection) and the /metrics endpoint for a validated
- * config. With `workerIdSource` etcd it first claims a worker ID (rejecting when every ID is held or
- * etcd does not answer within the claim timeout); the other sources use the configured node. Whenever
- * it rejects, it has released what it held (ports, the state-dir lock, the etcd lease).
+ * config. The static and ordinal sources use the configured node. With `workerIdSource` etcd the ports
+ * are bound first (readiness NOT_SERVING, liveness SERVING, calls refused with STARTING) and the worker
+ * ID is claimed in the background: {@link RunningServer.ready} tells how that ends. Whenever it rejects,
+ * it has released what it held (ports, the state-dir lock, the etcd lease).
  */
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   checkDescriptorBudget(config, openFileLimit());
@@ -101,6 +114,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const codec = new IdCodec(config.layout);
   const clockSources = options.clockSources ?? systemClockSources;
   const monotonicNowMs = () => clockSources.monotonicMs();
+  const startedAtMs = monotonicNowMs();
   const acquireClaim = workerIdSource(config, { monotonicNowMs, metrics, logger });
   const lock = acquireStateDirLock(config.stateDir);
 
@@ -147,19 +161,29 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     },
   };
 
-  let session: NodeSession;
-  try {
-    const claim = await acquireClaim(options.signal);
+  /** Builds the first session on a fresh claim; gives the claim back if that fails. */
+  const firstSession = async (
+    claim: WorkerIdClaim,
+    signal: AbortSignal | undefined,
+  ): Promise<NodeSession> => {
     try {
-      options.signal?.throwIfAborted();
-      session = new NodeSession(sessionDeps, claim, 0);
+      signal?.throwIfAborted();
+      return new NodeSession(sessionDeps, claim, 0);
     } catch (err) {
       await claim.release();
       throw err;
     }
-  } catch (err) {
-    lock.release();
-    throw err;
+  };
+  /** Undefined only while the etcd source has not claimed a worker ID yet. */
+  let session: NodeSession | undefined;
+  // The static and ordinal sources claim at once: a bad state file still fails startServer itself.
+  if (config.workerIdSource !== 'etcd') {
+    try {
+      session = await firstSession(await acquireClaim(options.signal, 0), options.signal);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
   }
 
   let stopping = false;
@@ -167,8 +191,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const isStopping = () => stopping;
   let reclaiming: Promise<void> | undefined;
   let wakeReclaim: (() => void) | undefined;
-  /** Aborted by stop(), so shutting down never waits out a re-claim's etcd retry window. */
-  const reclaimAbort = new AbortController();
+  /**
+   * Aborted by stop(), so shutting down never waits out the first claim, a re-claim's etcd retry window,
+   * or a wait for the clock to pass a reservation.
+   */
+  const stopAbort = new AbortController();
   const showNode = (current: NodeSession) => {
     metrics.workerInfo.reset();
     metrics.workerInfo.set(
@@ -197,7 +224,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       let claim: WorkerIdClaim | undefined;
       let next: NodeSession | undefined;
       try {
-        claim = await acquireClaim(reclaimAbort.signal);
+        claim = await acquireClaim(stopAbort.signal, RECLAIM_RETRY_WINDOW_MS);
         if (isStopping()) {
           await claim.release();
           return;
@@ -205,7 +232,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         next = new NodeSession(sessionDeps, claim, notBeforeMs);
         session = next;
         watchLoss(next);
-        await next.activate(config.maxStartupWaitMs, 'left in etcd by this process or an earlier holder');
+        await next.activate(
+          config.maxStartupWaitMs,
+          'left in etcd by this process or an earlier holder',
+          stopAbort.signal,
+        );
         // stop() finalizes and releases the current session; a lost one was handed on by watchLoss.
         if (next !== session || isStopping()) return;
         showNode(next);
@@ -236,24 +267,39 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       backoffMs = Math.min(backoffMs * 2, RECLAIM_BACKOFF_MS.max);
     }
   };
-  watchLoss(session);
+  /** Starts serving `claimed` as the first session: loss watch, worker metrics. */
+  const adopt = (claimed: NodeSession) => {
+    session = claimed;
+    watchLoss(claimed);
+    showNode(claimed);
+    metrics.workerLeaseState.set(1);
+  };
+  if (session !== undefined) adopt(session);
+  else metrics.workerLeaseState.set(0);
 
+  /** Refuses a call while there is no session yet, as a session refuses before it is active. */
+  const waitingForEtcd = (): Promise<never> => {
+    const err = new StartingError(WAITING_FOR_ETCD);
+    metrics.refusals.inc({ code: err.code });
+    return Promise.reject(err);
+  };
   // Calls always go to the current session; one that waits across a re-claim fails on the old gate.
   const issuer: IdSource = {
-    next: (isCancelled) => session.issuer.next(isCancelled),
-    batch: (count, isCancelled) => session.issuer.batch(count, isCancelled),
-    batchInto: (count, out, offset, isCancelled) => session.issuer.batchInto(count, out, offset, isCancelled),
+    next: (isCancelled) => session?.issuer.next(isCancelled) ?? waitingForEtcd(),
+    batch: (count, isCancelled) => session?.issuer.batch(count, isCancelled) ?? waitingForEtcd(),
+    batchInto: (count, out, offset, isCancelled) =>
+      session?.issuer.batchInto(count, out, offset, isCancelled) ?? waitingForEtcd(),
   };
-  showNode(session);
-  metrics.workerLeaseState.set(1);
   metrics.workerIdDefaulted.set(config.workerIdDefaulted ? 1 : 0);
   const housekeeping = setInterval(() => {
     const current = session;
     metrics.timeRemaining.set((layoutEndMs(config.layout) - timeBase.peekMs()) / 1000);
     metrics.clockSkew.set(timeBase.skewMs / 1000);
     setRefusing('clock-skew', timeBase.isRefusing);
-    const leaseOk = current.leaseValid && reclaiming === undefined;
+    // Before the first claim 'starting' keeps the service refusing; the lease gauge shows why.
+    const leaseOk = current !== undefined && current.leaseValid && reclaiming === undefined;
     metrics.workerLeaseState.set(leaseOk ? 1 : 0);
+    if (current === undefined) return;
     setRefusing('lease', !leaseOk);
     if (!current.active) return;
     if (!timeBase.isRefusing) void current.keeper.maybeRenew();
@@ -265,7 +311,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const service = idGeneratorService({
     issuer,
     codec,
-    node: () => session.claim.node,
+    // GetInfo before the first etcd claim: the configured datacenter and worker 0 (see the proto).
+    node: () => session?.claim.node ?? { datacenterId: config.node.datacenterId, workerId: 0 },
     maxBatchSize: config.maxBatchSize,
     logger,
   });
@@ -296,8 +343,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     listener?.close();
     server.forceShutdown();
     connections.destroyAll();
-    session.close();
-    await session.claim.release();
+    session?.close();
+    await session?.claim.release();
     lock.release();
     throw err;
   };
@@ -322,29 +369,67 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     ),
   );
   metrics.watchListener('metrics', metricsServer);
-  const first = session;
   logger.info(
     {
       layout: config.layout,
       epoch: new Date(config.layout.epochMs).toISOString(),
-      datacenterId: first.claim.node.datacenterId,
-      workerId: first.claim.node.workerId,
+      datacenterId: config.node.datacenterId,
+      // Absent with etcd: the worker ID, its state file and reservation are logged once it is claimed.
+      ...(session !== undefined && {
+        workerId: session.claim.node.workerId,
+        stateFile: session.stateFile.path,
+        reservedUntil: new Date(session.floorMs).toISOString(),
+      }),
       workerIdSource: config.workerIdSource,
       grpcAddr: `${grpcAddr.host}:${grpcPort}`,
       metricsAddr: `${metricsAddr.host}:${metricsServer.port}`,
       maxBatchSize: config.maxBatchSize,
-      stateFile: first.stateFile.path,
-      reservedUntil: new Date(first.floorMs).toISOString(),
     },
     'snowflake service started',
   );
 
+  /**
+   * The etcd claim behind `ready`: retries an unreachable etcd until config.maxStartupWaitMs after the
+   * start; final errors (all IDs held, auth, TLS, corrupt data) end it at once, and stop() aborts it.
+   */
+  const claimFirst = async (): Promise<NodeSession> => {
+    logger.info(
+      { maxStartupWaitMs: config.maxStartupWaitMs },
+      'claiming a worker ID in etcd before serving (NOT_SERVING until then)',
+    );
+    let claim: WorkerIdClaim;
+    try {
+      claim = await acquireClaim(stopAbort.signal, startedAtMs + config.maxStartupWaitMs - monotonicNowMs());
+    } catch (err) {
+      if (stopAbort.signal.aborted || !(err instanceof CoordinationError) || !isTransientEtcdError(err))
+        throw err;
+      throw new CoordinationError(
+        `${err.message} (etcd still unreachable SNOWFLAKE_MAX_STARTUP_WAIT_MS=${config.maxStartupWaitMs} ms ` +
+          'after the start: giving up)',
+        err.cause,
+      );
+    }
+    const claimed = await firstSession(claim, stopAbort.signal);
+    adopt(claimed);
+    logger.info(
+      {
+        datacenterId: claimed.claim.node.datacenterId,
+        workerId: claimed.claim.node.workerId,
+        stateFile: claimed.stateFile.path,
+        reservedUntil: new Date(claimed.floorMs).toISOString(),
+      },
+      'worker ID claimed',
+    );
+    return claimed;
+  };
   const ready = (async () => {
+    const first = session ?? (await claimFirst());
     await first.activate(
       config.maxStartupWaitMs,
       `in ${first.stateFile.path}${
         first.claim.source === 'etcd' ? ' or left in etcd by an earlier holder' : ''
       }`,
+      stopAbort.signal,
     );
     setRefusing('starting', false);
     logger.info({ reservedUntil: new Date(first.keeper.reservedUntilMs).toISOString() }, 'serving');
@@ -355,7 +440,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const stop = async (): Promise<{ forced: boolean; cutCalls: number }> => {
     stopping = true;
     wakeReclaim?.();
-    reclaimAbort.abort();
+    stopAbort.abort(new ShuttingDownError());
     setRefusing('draining', true);
     health.stopping();
     clearInterval(housekeeping);
@@ -369,14 +454,17 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const cutCalls = await connections.drain(config.shutdownTimeoutMs);
     server.forceShutdown();
     connections.destroyAll();
-    await reclaiming;
+    // Both end at once on the abort above (an etcd call in flight: within its timeout).
+    await Promise.all([reclaiming, ready.catch(() => undefined)]);
     const last = session;
-    const wasActive = last.active;
-    last.close();
-    if (wasActive && last.leaseValid) await last.keeper.finalize();
-    if (last.keeper.failure !== undefined)
-      logger.error({ err: last.keeper.failure.message }, 'final reservation write failed');
-    await last.claim.release();
+    if (last !== undefined) {
+      const wasActive = last.active;
+      last.close();
+      if (wasActive && last.leaseValid) await last.keeper.finalize();
+      if (last.keeper.failure !== undefined)
+        logger.error({ err: last.keeper.failure.message }, 'final reservation write failed');
+      await last.claim.release();
+    }
     lock.release();
     await metricsServer.close();
     if (cutCalls > 0)
@@ -392,7 +480,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     grpcPort,
     metricsPort: metricsServer.port,
     metrics,
-    node: () => session.claim.node,
+    node: () => session?.claim.node,
     ready,
     stop: () => (stopped ??= stop()),
   };

@@ -62,6 +62,26 @@ const MAX_FIRST_WRITE_RETRY_MS = 2_000;
 /** Upper bound on first-write attempts whatever the wait budget (1 h / 2 s ≈ 1,800). */
 const MAX_FIRST_WRITE_ATTEMPTS = 2_000;
 
+/** Longest single sleep of an abortable wait for the clock, in ms: what an abort may leave pending. */
+const ABORTABLE_SLICE_MS = 1_000;
+
+/** Settles like `sleep`, or rejects with `signal`'s reason as soon as it is aborted. */
+function abortable(sleep: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return sleep;
+  signal.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      // The abort reason is what a caller of activate() is told, like signal.throwIfAborted() does.
+      reject(signal.reason); // eslint-disable-line @typescript-eslint/prefer-promise-reject-errors
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    void sleep.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
+}
+
 function realTimeout(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
@@ -194,11 +214,12 @@ export class NodeSession {
    * claim holds and `maxWaitMs` (ms, counted from the call) has not run out. Rejects with
    * {@link StartingError} when the clock wait alone would exceed `maxWaitMs`, and with
    * `ReservationUnavailableError` when no write succeeded in time. Until it resolves every call is
-   * refused with STARTING. `where` names the reservation's origin in messages.
+   * refused with STARTING. `where` names the reservation's origin in messages. Aborting `signal` ends the
+   * waits at once (rejecting with its reason), so a shutdown never sits out the clock wait.
    */
-  async activate(maxWaitMs: number, where: string): Promise<void> {
+  async activate(maxWaitMs: number, where: string, signal?: AbortSignal): Promise<void> {
     const giveUpAtMs = this.deps.monotonicNowMs() + maxWaitMs;
-    await this.waitForFloor(maxWaitMs, where);
+    await this.waitForFloor(maxWaitMs, where, signal);
     let backoffMs = FIRST_WRITE_RETRY_MS;
     // Bounded: every round but the last sleeps ≥ 100 ms within maxWaitMs (≤ 1 h), or gives up.
     for (let attempt = 1; ; attempt++) {
@@ -217,14 +238,19 @@ export class NodeSession {
           { err: err.message, attempt, retryInMs: backoffMs },
           'cannot persist the first timestamp reservation yet; retrying before serving (NOT_SERVING)',
         );
-        await this.deps.scheduler.sleep(backoffMs);
+        await abortable(this.deps.scheduler.sleep(backoffMs), signal);
         backoffMs = Math.min(backoffMs * 2, MAX_FIRST_WRITE_RETRY_MS);
       }
     }
     this.startingReason = undefined;
   }
 
-  private async waitForFloor(maxWaitMs: number, where: string): Promise<void> {
+  private async waitForFloor(
+    maxWaitMs: number,
+    where: string,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    signal?.throwIfAborted();
     const behindMs = this.behindFloorMs;
     if (behindMs > 0) {
       const reservedUntil = new Date(this.floorMs).toISOString();
@@ -240,9 +266,13 @@ export class NodeSession {
         { behindMs: Math.ceil(behindMs), reservedUntil },
         'clock is behind the persisted reservation: waiting before serving (NOT_SERVING)',
       );
-      // Bounded: each sleep lasts at least what is left, so a second round only covers timer jitter.
-      for (let round = 0; round < 100 && this.behindFloorMs > 0; round++) {
-        await this.deps.scheduler.sleep(this.behindFloorMs);
+      // Bounded: each sleep lasts at least what is left — or, when `signal` may cut the wait short, a slice
+      // of it, so that an abort leaves no long timer behind — so the extra rounds only cover timer jitter.
+      const slices = signal === undefined ? 1 : Math.ceil(behindMs / ABORTABLE_SLICE_MS);
+      for (let round = 0; round < slices + 100 && this.behindFloorMs > 0; round++) {
+        const ms =
+          signal === undefined ? this.behindFloorMs : Math.min(this.behindFloorMs, ABORTABLE_SLICE_MS);
+        await abortable(this.deps.scheduler.sleep(ms), signal);
       }
     }
   }

@@ -42,7 +42,7 @@ export interface ServerInfo {
   readonly timeUnitMs: number;
   /** The datacenter ID this server stamps into its IDs. */
   readonly datacenterId: number;
-  /** The worker ID this server stamps into its IDs. */
+  /** The worker ID this server stamps into its IDs; 0 while an etcd-sourced server has not claimed one yet (NOT_SERVING). */
   readonly workerId: number;
   /** The largest count its BatchIds accepts. */
   readonly maxBatchSize: number;

@@ -14,9 +14,6 @@ import {
   type EtcdConnectionOptions,
 } from './etcd3-adapter';
 
-/** How long claiming keeps retrying while etcd is unreachable, in ms (then the caller gives up). */
-export const CLAIM_RETRY_WINDOW_MS = 30_000;
-
 /** Backoff between claim attempts while etcd is unreachable, in ms: doubled up to the max. */
 const RETRY_BACKOFF_MS = { first: 250, max: 2000 } as const;
 
@@ -38,14 +35,14 @@ export async function claimEtcdWorkerId(options: EtcdWorkerIdOptions): Promise<E
  * ID of `config.node.datacenterId` for `etcd` (see {@link claimEtcdWorkerId} for its errors). The etcd
  * owner is `hostname/pid`; failed keepalive rounds count in `snowflake_worker_lease_keepalive_failures_total`.
  * `monotonicNowMs` must be the clock the caller compares {@link WorkerIdClaim.safeUntilMs} with.
- * While etcd is unreachable, each call retries with backoff for up to {@link CLAIM_RETRY_WINDOW_MS}
- * before rejecting with the last error. Aborting `signal` ends the call at once (the attempt in flight
+ * While etcd is unreachable, each call retries with backoff for up to `retryWindowMs` (ms from the call;
+ * at least one attempt is made) before rejecting with the last error. Aborting `signal` ends the call at once (the attempt in flight
  * revokes its lease, bounded by the etcd call timeout) and rejects with the signal's reason.
  */
 export function workerIdSource(
   config: Config,
   deps: { readonly monotonicNowMs: () => number; readonly metrics: Metrics; readonly logger: Logger },
-): (signal?: AbortSignal) => Promise<WorkerIdClaim> {
+): (signal: AbortSignal | undefined, retryWindowMs: number) => Promise<WorkerIdClaim> {
   const { workerIdSource: source, etcd } = config;
   if (source !== 'etcd') return () => Promise.resolve(fixedClaim(config.node, source));
   if (etcd === undefined) {
@@ -71,8 +68,8 @@ export function workerIdSource(
         },
       },
     });
-  return async (signal) => {
-    const giveUpAt = deps.monotonicNowMs() + CLAIM_RETRY_WINDOW_MS;
+  return async (signal, retryWindowMs) => {
+    const giveUpAt = deps.monotonicNowMs() + retryWindowMs;
     // Bounded by the retry window: each attempt is bounded by the claim's own timeouts.
     for (
       let backoffMs: number = RETRY_BACKOFF_MS.first;

@@ -39,7 +39,11 @@ export async function startTestServer(
     Date.now(),
   );
   const server = await startServer(config, { logger: pino({ level: 'silent' }), ...options });
-  await server.ready;
+  // A start that fails after listening (e.g. the etcd claim) must not leave its ports and lock behind.
+  await server.ready.catch(async (err: unknown) => {
+    await server.stop();
+    throw err;
+  });
   const client = idGeneratorClient(server.grpcPort);
   return {
     server,

@@ -318,7 +318,9 @@ describe('losing the lease in a running server (in process)', () => {
     served = await startTestServer({ ...etcdEnv(prefix), SNOWFLAKE_LOG_LEVEL: 'silent' });
     const { server, client } = served;
     const first = server.node();
-    const key = `${prefix}dc/0/worker/${first.workerId}`;
+    // Claimed before startTestServer returned (it awaits ready).
+    expect(first).toBeDefined();
+    const key = `${prefix}dc/0/worker/${first?.workerId}`;
     const r1 = await unaryCall<BatchIdsResponse__Output>(client, 'BatchIds', { count: 3000 });
     expect(r1.ok).toBe(true);
     const old = r1.ok ? r1.value.ids.map(BigInt) : [];
@@ -339,7 +341,7 @@ describe('losing the lease in a running server (in process)', () => {
     const fresh = r2.ok ? r2.value.ids.map(BigInt) : [];
     const maxOld = old.reduce((a, b) => (a > b ? a : b));
     expect(fresh.every((id) => id > maxOld)).toBe(true);
-    expect(fresh.every((id) => codec.decode(id).workerId === server.node().workerId)).toBe(true);
+    expect(fresh.every((id) => codec.decode(id).workerId === server.node()?.workerId)).toBe(true);
     const text = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
     expect(text).toMatch(/^snowflake_worker_lease_state 1$/m);
   }, 60_000);

@@ -32,7 +32,8 @@ export interface GetInfoResponse {
    */
   'datacenter_id'?: (number);
   /**
-   * The worker ID this server stamps into its IDs.
+   * The worker ID this server stamps into its IDs. 0 while a server with SNOWFLAKE_WORKER_ID_SOURCE=etcd
+   * has not claimed one yet (it is then NOT_SERVING and refuses IDs with STARTING).
    */
   'worker_id'?: (number);
   /**
@@ -71,7 +72,8 @@ export interface GetInfoResponse__Output {
    */
   'datacenter_id': (number);
   /**
-   * The worker ID this server stamps into its IDs.
+   * The worker ID this server stamps into its IDs. 0 while a server with SNOWFLAKE_WORKER_ID_SOURCE=etcd
+   * has not claimed one yet (it is then NOT_SERVING and refuses IDs with STARTING).
    */
   'worker_id': (number);
   /**
