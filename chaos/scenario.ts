@@ -273,8 +273,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const candidates = instances.filter(
         (inst) => inst.current?.end === undefined && inst.current?.grpcAddr,
       );
+      // Only instances that serve: one still claiming in the background answers GetInfo with worker 0.
       const withWorker = await Promise.all(
-        candidates.map(async (inst) => ({ inst, workerId: await workerIdOf(inst.current?.grpcAddr ?? '') })),
+        candidates.map(async (inst) => ({
+          inst,
+          workerId: (await hasResolved(inst.current?.serving))
+            ? await workerIdOf(inst.current?.grpcAddr ?? '')
+            : undefined,
+        })),
       );
       const frozen = withWorker
         .filter((c) => c.workerId !== undefined)
@@ -470,6 +476,24 @@ function unprivilegedUser(): typeof NOBODY | undefined {
 const STACK_FRAME = /^\s+at .+:\d+:\d+\)?$/m;
 
 /** The worker ID the server at `addr` stamps now (GetInfo), or undefined if it does not answer in 1 s. */
+/** True when `promise` has already resolved (checked without waiting for anything but microtasks). */
+async function hasResolved(promise: Promise<unknown> | undefined): Promise<boolean> {
+  if (promise === undefined) return false;
+  const pending = Symbol('pending');
+  const settled = await Promise.race([
+    promise.then(
+      () => true,
+      () => false,
+    ),
+    new Promise<typeof pending>((resolve) => {
+      setImmediate(() => {
+        resolve(pending);
+      });
+    }),
+  ]);
+  return settled === true;
+}
+
 async function workerIdOf(addr: string): Promise<number | undefined> {
   const client = rawClient(addr);
   try {

@@ -14,6 +14,9 @@ import {
   type EtcdConnectionOptions,
 } from './etcd3-adapter';
 
+/** Whether a claim failure may heal by waiting (etcd unreachable, no answer in time); see the adapter. */
+export { isTransientEtcdError };
+
 /** Backoff between claim attempts while etcd is unreachable, in ms: doubled up to the max. */
 const RETRY_BACKOFF_MS = { first: 250, max: 2000 } as const;
 
