@@ -96,8 +96,21 @@ const TLS_FAILURE =
 export function isTransientEtcdError(err: unknown): boolean {
   if (!(err instanceof CoordinationError) || err instanceof CoordinationDataError) return false;
   const { cause } = err;
-  if (cause === undefined || cause instanceof GRPCDeadlineExceededError) return true;
+  if (cause === undefined || cause instanceof GRPCDeadlineExceededError || isOpenCircuit(cause)) return true;
   return cause instanceof GRPCUnavailableError && !isEtcdTlsFailure(err);
+}
+
+/**
+ * etcd3's own circuit breaker (cockatiel's `BrokenCircuitError`, marked `isBrokenCircuitError`): after
+ * three failed calls to every endpoint it rejects further calls for 5 s without trying. It only says
+ * etcd failed a moment ago, so it heals by waiting like the failures that opened it.
+ */
+function isOpenCircuit(cause: unknown): boolean {
+  return (
+    typeof cause === 'object' &&
+    cause !== null &&
+    (cause as { isBrokenCircuitError?: unknown }).isBrokenCircuitError === true
+  );
 }
 
 /** True for a {@link CoordinationError} caused by a failed TLS handshake with etcd (see {@link TLS_FAILURE}). */

@@ -32,7 +32,7 @@ describe('worker-ID coordination errors', () => {
   });
 });
 
-describe('isTransientEtcdError (what the boot claim retries for up to 30 s)', () => {
+describe('isTransientEtcdError (what a claim retries within its window)', () => {
   const failedWith = (cause?: Error) => new CoordinationError('claiming a worker ID failed at etcd', cause);
   it.each<[string, unknown, boolean]>([
     ['no answer at all', failedWith(), true],
@@ -42,6 +42,15 @@ describe('isTransientEtcdError (what the boot claim retries for up to 30 s)', ()
       true,
     ],
     ['a deadline', failedWith(new GRPCDeadlineExceededError('4 DEADLINE_EXCEEDED')), true],
+    [
+      "etcd3's open circuit breaker (every endpoint failed a moment ago)",
+      failedWith(
+        Object.assign(new Error('Execution prevented because the circuit breaker is open'), {
+          isBrokenCircuitError: true,
+        }),
+      ),
+      true,
+    ],
     [
       'a server certificate our CA did not sign',
       failedWith(
