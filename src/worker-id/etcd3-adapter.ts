@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { isBrokenCircuitError, noop } from 'cockatiel';
 import {
   castGrpcError,
   Etcd3,
@@ -66,6 +67,11 @@ export async function openEtcd3Port(options: EtcdConnectionOptions): Promise<Etc
   const credentials = options.tls === undefined ? undefined : await readTls(options.tls);
   const client = new Etcd3({
     hosts: [...endpoints],
+    // No per-host circuit breaker: etcd3's default opens after three failed calls and then refuses every
+    // call for 5 s without trying, keepalives included, so a lease whose TTL is near that (chaos runs
+    // 2 s) is lost although etcd is back. The claim bounds and retries its calls itself and fences on
+    // what etcd acknowledged; etcd3's global retry of a failed call (3 attempts) stays.
+    faultHandling: { host: () => noop },
     defaultCallOptions: (context) => (context.isStream ? {} : deadline(OWN_CALL_TIMEOUT_MS)),
     ...(credentials !== undefined && { credentials }),
     ...(options.auth !== undefined && {
@@ -96,21 +102,12 @@ const TLS_FAILURE =
 export function isTransientEtcdError(err: unknown): boolean {
   if (!(err instanceof CoordinationError) || err instanceof CoordinationDataError) return false;
   const { cause } = err;
-  if (cause === undefined || cause instanceof GRPCDeadlineExceededError || isOpenCircuit(cause)) return true;
+  // An open circuit breaker only says etcd failed a moment ago (the adapter turns etcd3's per-host breaker
+  // off; should one still answer, it heals by waiting like the failures that opened it).
+  if (cause === undefined || cause instanceof GRPCDeadlineExceededError || isBrokenCircuitError(cause)) {
+    return true;
+  }
   return cause instanceof GRPCUnavailableError && !isEtcdTlsFailure(err);
-}
-
-/**
- * etcd3's own circuit breaker (cockatiel's `BrokenCircuitError`, marked `isBrokenCircuitError`): after
- * three failed calls to every endpoint it rejects further calls for 5 s without trying. It only says
- * etcd failed a moment ago, so it heals by waiting like the failures that opened it.
- */
-function isOpenCircuit(cause: unknown): boolean {
-  return (
-    typeof cause === 'object' &&
-    cause !== null &&
-    (cause as { isBrokenCircuitError?: unknown }).isBrokenCircuitError === true
-  );
 }
 
 /** True for a {@link CoordinationError} caused by a failed TLS handshake with etcd (see {@link TLS_FAILURE}). */

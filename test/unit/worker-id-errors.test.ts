@@ -1,3 +1,4 @@
+import { BrokenCircuitError } from 'cockatiel';
 import { status } from '@grpc/grpc-js';
 import { EtcdPermissionDeniedError, GRPCDeadlineExceededError, GRPCUnavailableError } from 'etcd3';
 import {
@@ -44,11 +45,7 @@ describe('isTransientEtcdError (what a claim retries within its window)', () => 
     ['a deadline', failedWith(new GRPCDeadlineExceededError('4 DEADLINE_EXCEEDED')), true],
     [
       "etcd3's open circuit breaker (every endpoint failed a moment ago)",
-      failedWith(
-        Object.assign(new Error('Execution prevented because the circuit breaker is open'), {
-          isBrokenCircuitError: true,
-        }),
-      ),
+      failedWith(new BrokenCircuitError()),
       true,
     ],
     [
