@@ -3,6 +3,7 @@ import pino from 'pino';
 import { loadConfig } from '../../src/config';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server';
 import type { IdGeneratorClient } from '../../src/generated/snowflake/v1/IdGenerator';
+import { FakeClock } from './fake-clock';
 import { idGeneratorClient } from './grpc-client';
 import { tempStateDir } from './temp-dir';
 
@@ -54,4 +55,22 @@ export async function startTestServer(
       fs.rmSync(stateDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * {@link startTestServer} on fake wall and monotonic clocks (wall at the real time, monotonic at 0) that
+ * stand still until the test moves them, with SNOWFLAKE_MAX_CLOCK_SKEW_MS=1000 unless `env` says otherwise:
+ * stepping `wall` back by more than that, after an ID was issued, makes the server refuse until the test ends.
+ */
+export async function startTestServerOnFakeClocks(
+  env: Record<string, string> = {},
+  options: ServerOptions = {},
+): Promise<TestServer & { readonly wall: FakeClock; readonly mono: FakeClock }> {
+  const wall = new FakeClock(Date.now());
+  const mono = new FakeClock(0);
+  const t = await startTestServer(
+    { SNOWFLAKE_MAX_CLOCK_SKEW_MS: '1000', ...env },
+    { ...options, clockSources: { wallMs: () => wall.nowMs(), monotonicMs: () => mono.nowMs() } },
+  );
+  return { ...t, wall, mono };
 }

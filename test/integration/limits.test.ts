@@ -10,6 +10,7 @@ import { MAIN_JS, startServiceProcess, type ServiceProcess } from '../helpers/pr
 import { packageDefinition, snowflakeProto } from '../../src/grpc/proto';
 import { startTestServer } from '../helpers/server';
 import { tempStateDir } from '../helpers/temp-dir';
+import { metricValue, scrape } from '../helpers/scrape';
 
 /** The open-file limit the flooded service runs under: far fewer descriptors than idle connections. */
 const FD_LIMIT = 256;
@@ -43,20 +44,6 @@ async function idleSockets(port: number, count: number): Promise<net.Socket[]> {
         }),
     ),
   );
-}
-
-async function scrape(port: number): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-  expect(res.status).toBe(200);
-  return res.text();
-}
-
-/** Value of one series; `absentAs` is returned when the series is not exposed (else it throws). */
-function metricValue(text: string, series: string, absentAs?: number): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  if (line === undefined && absentAs !== undefined) return absentAs;
-  if (line === undefined) throw new Error(`series ${series} not found`);
-  return Number(line.slice(series.length + 1));
 }
 
 /** `reservedUntilMs` of the state file named in the service's start line. */

@@ -18,23 +18,10 @@ import {
   unaryCall,
   unaryOk,
 } from '../helpers/grpc-client';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { startTestServer, startTestServerOnFakeClocks, type TestServer } from '../helpers/server';
+import { metricValue, scrape } from '../helpers/scrape';
 
 const codec = new IdCodec(DEFAULT_LAYOUT);
-
-async function scrape(port: number): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-  expect(res.status).toBe(200);
-  return res.text();
-}
-
-/** Value of one series; `absentAs` is returned when the series is not exposed yet (else it throws). */
-function metricValue(text: string, series: string, absentAs?: number): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  if (line === undefined && absentAs !== undefined) return absentAs;
-  if (line === undefined) throw new Error(`series ${series} not found`);
-  return Number(line.slice(series.length + 1));
-}
 
 describe('server on 127.0.0.1:0 with a real grpc-js client', () => {
   let t: TestServer;
@@ -244,12 +231,8 @@ describe('server on 127.0.0.1:0 with a real grpc-js client', () => {
 
 describe('refusing when the wall clock steps back beyond SNOWFLAKE_MAX_CLOCK_SKEW_MS', () => {
   it('answers UNAVAILABLE, turns NOT_SERVING with metrics, and recovers once the wall clock passes the last ID', async () => {
-    const wall = new FakeClock(Date.now());
-    const mono = new FakeClock(0);
-    const t = await startTestServer(
-      { SNOWFLAKE_MAX_CLOCK_SKEW_MS: '1000' },
-      { clockSources: { wallMs: () => wall.nowMs(), monotonicMs: () => mono.nowMs() } },
-    );
+    const t = await startTestServerOnFakeClocks();
+    const { wall, mono } = t;
     try {
       const before = BigInt((await unaryOk<NextIdResponse__Output>(t.client, 'NextId', {})).id);
       wall.advance(-5000);
@@ -282,12 +265,8 @@ describe('refusing when the wall clock steps back beyond SNOWFLAKE_MAX_CLOCK_SKE
 
 describe('liveness and readiness', () => {
   it('GIVEN the server refuses IDs (wall clock behind beyond the bound) THEN readiness is NOT_SERVING while liveness stays SERVING', async () => {
-    const wall = new FakeClock(Date.now());
-    const mono = new FakeClock(0);
-    const t = await startTestServer(
-      { SNOWFLAKE_MAX_CLOCK_SKEW_MS: '1000' },
-      { clockSources: { wallMs: () => wall.nowMs(), monotonicMs: () => mono.nowMs() } },
-    );
+    const t = await startTestServerOnFakeClocks();
+    const { wall } = t;
     try {
       await unaryOk(t.client, 'NextId', {});
       wall.advance(-5000);

@@ -1,10 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { NextIdResponse__Output } from '../../src/generated/snowflake/v1/NextIdResponse';
-import { FakeClock } from '../helpers/fake-clock';
 import { unaryOk } from '../helpers/grpc-client';
 import { ROOT } from '../helpers/process';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { startTestServer, startTestServerOnFakeClocks, type TestServer } from '../helpers/server';
 import { runStrictClient, type StrictCallResult, type StrictErrorDetail } from '../helpers/strict-client';
 
 // Python starts in about a second, more on a loaded machine; nothing here measures time.
@@ -158,12 +157,8 @@ describe('an independent client (Python grpcio, C++ protobuf) knowing the servic
 
 describe('an independent client against a server that refuses', () => {
   it('UNAVAILABLE carries google.rpc.Status with an ErrorInfo (CLOCK_SKEW, behindMs, maxSkewMs)', async () => {
-    const wall = new FakeClock(Date.now());
-    const mono = new FakeClock(0);
-    const t = await startTestServer(
-      { SNOWFLAKE_MAX_CLOCK_SKEW_MS: '1000' },
-      { clockSources: { wallMs: () => wall.nowMs(), monotonicMs: () => mono.nowMs() } },
-    );
+    const t = await startTestServerOnFakeClocks();
+    const { wall } = t;
     try {
       await unaryOk<NextIdResponse__Output>(t.client, 'NextId', {});
       // The fake clocks stand still: the server refuses until the test ends.
