@@ -115,7 +115,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const clockSources = options.clockSources ?? systemClockSources;
   const monotonicNowMs = () => clockSources.monotonicMs();
   const startedAtMs = monotonicNowMs();
-  const acquireClaim = workerIdSource(config, { monotonicNowMs, metrics, logger });
+  const source = workerIdSource(config, { monotonicNowMs, metrics, logger });
+  const acquireClaim = (signal: AbortSignal | undefined, retryWindowMs: number) =>
+    source.claim(signal, retryWindowMs);
   const lock = acquireStateDirLock(config.stateDir);
 
   const timeBase = new TimeBase(clockSources, config.maxClockSkewMs, {
@@ -151,7 +153,6 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     monotonicNowMs,
     scheduler: options.scheduler ?? timerScheduler,
     openStateFile: (node) => new StateFile(config.stateDir, config.layout, node),
-    nodeMayChange: config.workerIdSource === 'etcd',
     maxClockBackwardsMs: config.maxClockBackwardsMs,
     reservationMs: config.reservationMs,
     metrics,
@@ -177,7 +178,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   /** Undefined only while the etcd source has not claimed a worker ID yet. */
   let session: NodeSession | undefined;
   // The static and ordinal sources claim at once: a bad state file still fails startServer itself.
-  if (config.workerIdSource !== 'etcd') {
+  if (!source.capabilities.claimWaits) {
     try {
       session = await firstSession(await acquireClaim(options.signal, 0), options.signal);
     } catch (err) {
@@ -234,7 +235,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         watchLoss(next);
         await next.activate(
           config.maxStartupWaitMs,
-          'left in etcd by this process or an earlier holder',
+          `left in ${claim.capabilities.remoteReservation ?? 'the state file'} by this process or an earlier holder`,
           stopAbort.signal,
         );
         // stop() finalizes and releases the current session; a lost one was handed on by watchLoss.
@@ -427,7 +428,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     await first.activate(
       config.maxStartupWaitMs,
       `in ${first.stateFile.path}${
-        first.claim.source === 'etcd' ? ' or left in etcd by an earlier holder' : ''
+        first.claim.capabilities.remoteReservation === undefined
+          ? ''
+          : ` or left in ${first.claim.capabilities.remoteReservation} by an earlier holder`
       }`,
       stopAbort.signal,
     );

@@ -43,8 +43,6 @@ export interface SessionDeps {
    * (`new StateFile(dir, layout, node)`), a simulated disk in the fault simulation.
    */
   openStateFile(node: NodeId): LocalReservationFile;
-  /** True when the node ID may differ from run to run (etcd): a state file of another node is ignored. */
-  readonly nodeMayChange: boolean;
   /** Longest clock step back waited out, in ms (SNOWFLAKE_MAX_CLOCK_BACKWARDS_MS). */
   readonly maxClockBackwardsMs: number;
   /** Reservation lead in ms (SNOWFLAKE_RESERVATION_MS). */
@@ -120,7 +118,8 @@ export class NodeSession {
     this.claim = claim;
     const { codec, timeBase, metrics, logger } = deps;
     this.stateFile = deps.openStateFile(claim.node);
-    const fromFile = this.stateFile.read(deps.nodeMayChange);
+    const { nodeMayChange, remoteReservation: remote } = claim.capabilities;
+    const fromFile = this.stateFile.read(nodeMayChange);
     if (fromFile.ignoredNode !== undefined) {
       logger.info(
         { path: this.stateFile.path, fileNode: fromFile.ignoredNode, node: claim.node },
@@ -151,7 +150,7 @@ export class NodeSession {
           const untilMs = Math.min(ms, endMs);
           await Promise.all([stateFile.write(untilMs), claim.storeReservation(untilMs)]);
         },
-        description: claim.source === 'etcd' ? `${stateFile.path} and etcd` : stateFile.path,
+        description: remote === undefined ? stateFile.path : `${stateFile.path} and ${remote}`,
       },
       () => timeBase.peekMs(),
       this.generator,
@@ -172,7 +171,7 @@ export class NodeSession {
       },
     );
     // Nothing is known to be durable in both stores for this node yet: the first grant waits for a write.
-    this.keeper.init(claim.source === 'etcd' ? 0 : fromFile.reservedUntilMs);
+    this.keeper.init(remote === undefined ? fromFile.reservedUntilMs : 0);
     this.issuer = new IdIssuer(
       this.generator,
       deps.scheduler,

@@ -8,8 +8,8 @@ import type { NodeId } from '../core/codec';
 export interface WorkerIdClaim {
   /** The node IDs to stamp into IDs. */
   readonly node: NodeId;
-  /** Where the claim came from, for logs and GetInfo: `static`, `ordinal` or `etcd`. */
-  readonly source: 'static' | 'ordinal' | 'etcd';
+  /** What this claim's source can do (the same for every claim of one source). */
+  readonly capabilities: ClaimCapabilities;
   /**
    * Unix ms high-water mark left by earlier holders of this node ID in the coordinator (0 when the
    * source keeps none): every ID they issued has a timestamp before it.
@@ -28,11 +28,67 @@ export interface WorkerIdClaim {
   release(): Promise<void>;
 }
 
+/**
+ * What the claims of one worker-ID source can do. The layers above read these instead of comparing source
+ * names, so adding a source does not touch them.
+ */
+export interface ClaimCapabilities {
+  /**
+   * The node ID may differ from one claim to the next (a lease): a state file written for another node is
+   * ignored instead of refused, and a lost claim is followed by a new claim rather than the end.
+   */
+  readonly nodeMayChange: boolean;
+  /**
+   * Where the source also keeps the reservation, off this machine (e.g. `etcd`), for messages; undefined
+   * when the state file is the only record. With a remote record, nothing is known durable in both places
+   * when a claim starts, so the first grant waits for a write.
+   */
+  readonly remoteReservation: string | undefined;
+  /**
+   * Claiming may wait on a coordinator (seconds to minutes): the server binds its ports first and claims
+   * in the background, NOT_SERVING until then. False: a claim settles at once, before the ports open.
+   */
+  readonly claimWaits: boolean;
+}
+
+/**
+ * Where worker IDs come from: one per configured `SNOWFLAKE_WORKER_ID_SOURCE`. {@link WorkerIdSource.claim}
+ * is called for the first claim and again after a claim is lost.
+ */
+export interface WorkerIdSource {
+  /** The source's name, for logs: `static`, `ordinal` or `etcd`. */
+  readonly name: string;
+  /** What every claim of this source can do. */
+  readonly capabilities: ClaimCapabilities;
+  /**
+   * Claims a node ID. While the coordinator is unreachable it retries for up to `retryWindowMs` (ms from
+   * the call; at least one attempt) before rejecting with the last error; final errors reject at once.
+   * Aborting `signal` ends it at once, rejecting with the signal's reason.
+   */
+  claim(signal: AbortSignal | undefined, retryWindowMs: number): Promise<WorkerIdClaim>;
+}
+
+/** Capabilities of a source whose node is fixed by configuration and never lost. */
+export const FIXED_CAPABILITIES: ClaimCapabilities = {
+  nodeMayChange: false,
+  remoteReservation: undefined,
+  claimWaits: false,
+};
+
+/** The source of a node fixed by configuration (static, or a Kubernetes ordinal): claims never expire. */
+export function fixedSource(node: NodeId, name: 'static' | 'ordinal'): WorkerIdSource {
+  return {
+    name,
+    capabilities: FIXED_CAPABILITIES,
+    claim: () => Promise.resolve(fixedClaim(node)),
+  };
+}
+
 /** A claim that never expires: static configuration or a Kubernetes ordinal. */
-export function fixedClaim(node: NodeId, source: 'static' | 'ordinal'): WorkerIdClaim {
+export function fixedClaim(node: NodeId): WorkerIdClaim {
   return {
     node,
-    source,
+    capabilities: FIXED_CAPABILITIES,
     previousReservationMs: 0,
     storeReservation: () => Promise.resolve(),
     safeUntilMs: () => Infinity,

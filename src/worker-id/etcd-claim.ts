@@ -10,7 +10,7 @@ import {
   WorkerLeaseLostError,
 } from '../errors';
 import { realTimers, type Timers } from '../timers';
-import type { WorkerIdClaim } from './claim';
+import type { ClaimCapabilities, WorkerIdClaim } from './claim';
 import { DEFAULT_ETCD_PREFIX, DEFAULT_LEASE_TTL_SECONDS, MAX_LEASE_TTL_SECONDS } from './etcd-limits';
 import { EtcdLeaseNotFoundError, type EtcdHolderGuard, type EtcdKv, type EtcdPort } from './etcd-port';
 import { defaultFenceMarginMs, LeaseFence } from './fence';
@@ -87,10 +87,15 @@ export interface EtcdClaimOptions {
   readonly hooks?: EtcdClaimHooks;
 }
 
+/** What etcd claims can do: the worker ID may change, etcd keeps a reservation, claiming waits on etcd. */
+export const ETCD_CAPABILITIES: ClaimCapabilities = {
+  nodeMayChange: true,
+  remoteReservation: 'etcd',
+  claimWaits: true,
+};
+
 /** A worker ID held through an etcd lease. */
 export interface EtcdWorkerIdClaim extends WorkerIdClaim {
-  /** Always `etcd`. */
-  readonly source: 'etcd';
   /** The etcd lease ID (decimal int64), for logs. */
   readonly leaseId: string;
   /** The etcd key that holds the worker ID: `${prefix}dc/${datacenterId}/worker/${workerId}`. */
@@ -287,7 +292,7 @@ async function renewIfLapsed(phase: ClaimPhase): Promise<void> {
  * lease. Dies once: after loss or release nothing revives it.
  */
 class EtcdClaim implements EtcdWorkerIdClaim {
-  readonly source = 'etcd';
+  readonly capabilities = ETCD_CAPABILITIES;
   readonly node: NodeId;
   readonly previousReservationMs: number;
   readonly leaseId: string;

@@ -5,8 +5,13 @@ import { layoutEndMs } from '../core/layout';
 import { CoordinationError, InvalidConfigError } from '../errors';
 import type { Metrics } from '../metrics/metrics';
 import { redactCredentials } from '../redact';
-import { fixedClaim, type WorkerIdClaim } from './claim';
-import { claimEtcdWorkerIdVia, type EtcdClaimOptions, type EtcdWorkerIdClaim } from './etcd-claim';
+import { fixedSource, type WorkerIdSource } from './claim';
+import {
+  claimEtcdWorkerIdVia,
+  ETCD_CAPABILITIES,
+  type EtcdClaimOptions,
+  type EtcdWorkerIdClaim,
+} from './etcd-claim';
 import {
   isEtcdTlsFailure,
   isTransientEtcdError,
@@ -33,7 +38,7 @@ export async function claimEtcdWorkerId(options: EtcdWorkerIdOptions): Promise<E
 }
 
 /**
- * The worker-ID source of `config` as a function that claims a node ID each time it is called: the
+ * The worker-ID source of `config`, which claims a node ID each time it is asked: the
  * configured node for `static` and `ordinal` (never lost), or a new etcd lease on the lowest free worker
  * ID of `config.node.datacenterId` for `etcd` (see {@link claimEtcdWorkerId} for its errors). The etcd
  * owner is `hostname/pid`; failed keepalive rounds count in `snowflake_worker_lease_keepalive_failures_total`.
@@ -45,9 +50,9 @@ export async function claimEtcdWorkerId(options: EtcdWorkerIdOptions): Promise<E
 export function workerIdSource(
   config: Config,
   deps: { readonly monotonicNowMs: () => number; readonly metrics: Metrics; readonly logger: Logger },
-): (signal: AbortSignal | undefined, retryWindowMs: number) => Promise<WorkerIdClaim> {
+): WorkerIdSource {
   const { workerIdSource: source, etcd } = config;
-  if (source !== 'etcd') return () => Promise.resolve(fixedClaim(config.node, source));
+  if (source !== 'etcd') return fixedSource(config.node, source);
   if (etcd === undefined) {
     throw new InvalidConfigError('SNOWFLAKE_WORKER_ID_SOURCE=etcd needs the SNOWFLAKE_ETCD_* settings');
   }
@@ -71,7 +76,7 @@ export function workerIdSource(
         },
       },
     });
-  return async (signal, retryWindowMs) => {
+  const claim = async (signal: AbortSignal | undefined, retryWindowMs: number) => {
     const giveUpAt = deps.monotonicNowMs() + retryWindowMs;
     // Bounded by the retry window: each attempt is bounded by the claim's own timeouts.
     for (
@@ -105,6 +110,7 @@ export function workerIdSource(
       }
     }
   };
+  return { name: 'etcd', capabilities: ETCD_CAPABILITIES, claim };
 }
 
 /** Resolves after `ms`, or as soon as `signal` is aborted. */

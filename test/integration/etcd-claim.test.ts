@@ -12,7 +12,12 @@ import {
   WorkerIdsExhaustedError,
   WorkerLeaseLostError,
 } from '../../src/errors';
-import { etcdReservationKey, etcdWorkerKey, type EtcdWorkerIdClaim } from '../../src/worker-id/etcd-claim';
+import {
+  ETCD_CAPABILITIES,
+  etcdReservationKey,
+  etcdWorkerKey,
+  type EtcdWorkerIdClaim,
+} from '../../src/worker-id/etcd-claim';
 import { claimEtcdWorkerId, type EtcdWorkerIdOptions } from '../../src/worker-id/source';
 import { startEtcd, type EtcdServer } from '../helpers/etcd';
 import { ROOT } from '../helpers/process';
@@ -92,7 +97,7 @@ describe('claimEtcdWorkerId against a real etcd', () => {
     const got = [await claim(prefix), await claim(prefix), await claim(prefix)];
     expect(got.map((c) => c.node)).toEqual([0, 1, 2].map((workerId) => ({ datacenterId: DC, workerId })));
     for (const c of got) {
-      expect(c.source).toBe('etcd');
+      expect(c.capabilities).toEqual(ETCD_CAPABILITIES);
       expect(c.held).toBe(true);
       expect(c.previousReservationMs).toBe(0);
       expect(c.safeUntilMs()).toBeGreaterThan(performance.now());

@@ -94,7 +94,7 @@ describe('no secret in any output', () => {
       { ...config, etcd },
       { monotonicNowMs: () => (nowMs += 4000), metrics: createMetrics(), logger },
     );
-    await expect(claim(undefined, 30_000)).rejects.toBeInstanceOf(CoordinationError);
+    await expect(claim.claim(undefined, 30_000)).rejects.toBeInstanceOf(CoordinationError);
     const retries = lines.filter((l) => l.includes('retrying'));
     expect(retries.length).toBeGreaterThan(0);
     expect(retries[0]).toContain('<redacted>@127.0.0.1');

@@ -274,7 +274,6 @@ export class Process {
       scheduler: this.scheduler,
       writeTimeout: (ms) => this.scheduler.sleep(ms),
       openStateFile: (node) => this.stateFile(node, rules.restoreFloor),
-      nodeMayChange: settings.mode === 'etcd',
       maxClockBackwardsMs: settings.maxClockBackwardsMs,
       reservationMs: settings.reservationMs,
       metrics: sharedMetrics(),
@@ -427,7 +426,7 @@ export class Process {
     const { settings, world, etcd } = this.cluster;
     if (settings.mode === 'static') {
       return Promise.resolve(
-        fixedClaim({ datacenterId: settings.datacenterId, workerId: this.machine.staticWorkerId }, 'static'),
+        fixedClaim({ datacenterId: settings.datacenterId, workerId: this.machine.staticWorkerId }),
       );
     }
     const port = new SimEtcdPort(world, etcd, this.machine.link, () => this.alive);
@@ -627,7 +626,7 @@ function composeClaim(claim: WorkerIdClaim, rules: Composition): WorkerIdClaim {
   }
   return {
     node: claim.node,
-    source: claim.source,
+    capabilities: claim.capabilities,
     previousReservationMs: rules.restoreFloor && rules.coordinatorFloor ? claim.previousReservationMs : 0,
     storeReservation: rules.ceilingNeedsCoordinator
       ? (ms) => claim.storeReservation(ms)

@@ -8,6 +8,7 @@ import { createMetrics } from '../../src/metrics/metrics';
 import { NodeSession, type SessionDeps } from '../../src/session';
 import { StateFile } from '../../src/state/state-file';
 import type { WorkerIdClaim } from '../../src/worker-id/claim';
+import { ETCD_CAPABILITIES } from '../../src/worker-id/etcd-claim';
 import { FakeClock, fastForwardScheduler } from '../helpers/fake-clock';
 import { tempStateDir } from '../helpers/server';
 
@@ -19,7 +20,7 @@ function fakeClaim(node: NodeId, previousReservationMs: number, safeUntilMs: () 
   const stored: number[] = [];
   const claim: WorkerIdClaim = {
     node,
-    source: 'etcd',
+    capabilities: ETCD_CAPABILITIES,
     previousReservationMs,
     storeReservation: (ms) => {
       stored.push(ms);
@@ -41,7 +42,6 @@ function setup() {
     monotonicNowMs: () => clock.nowMs(),
     scheduler: fastForwardScheduler(clock),
     openStateFile: (node) => new StateFile(dir, codec.layout, node),
-    nodeMayChange: true,
     maxClockBackwardsMs: 10,
     reservationMs: 2000,
     metrics: createMetrics(),
