@@ -38,7 +38,7 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.ts'],
-    ignores: ['src/worker-id/etcd3-adapter.ts'],
+    ignores: ['src/worker-id/etcd/etcd3-adapter.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -47,7 +47,7 @@ export default tseslint.config(
             {
               name: 'etcd3',
               message:
-                'Only src/worker-id/etcd3-adapter.ts uses etcd3; the claim talks to etcd through EtcdPort.',
+                'Only src/worker-id/etcd/etcd3-adapter.ts uses etcd3; the claim talks to etcd through EtcdPort.',
             },
           ],
         },
@@ -55,15 +55,17 @@ export default tseslint.config(
     },
   },
   {
-    // The simulation drives the claim on simulated time: real timers or Date.now would escape it.
-    files: ['src/worker-id/etcd-claim.ts'],
+    // The simulation drives the sources on simulated time: real timers or Date.now would escape it. The
+    // etcd3 adapter is the exception: gRPC deadlines are wall-clock dates.
+    files: ['src/worker-id/**/*.ts'],
+    ignores: ['src/worker-id/etcd/etcd3-adapter.ts'],
     rules: {
       'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval'],
       'no-restricted-syntax': [
         'error',
         {
           selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']",
-          message: 'The claim reads time only through its injected monotonic clock.',
+          message: 'Worker-ID sources read time only through their injected monotonic clock.',
         },
       ],
     },

@@ -1,8 +1,7 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { closestName } from './closest-name';
+import { integer, text, type Env, type EnvValues, type EnvVariable, type VariableDoc } from './env-variable';
 import { InvalidConfigError, InvalidLayoutError } from './errors';
 import { REDACTED, redactCredentials } from './redact';
 import {
@@ -14,12 +13,9 @@ import {
   type Layout,
   type LayoutFieldNames,
 } from './core/layout';
-import type { NodeId } from './core/codec';
-import {
-  DEFAULT_ETCD_PREFIX,
-  DEFAULT_LEASE_TTL_SECONDS,
-  MAX_LEASE_TTL_SECONDS,
-} from './worker-id/etcd-limits';
+import { WORKER_ID_SOURCES, workerIdSourceNamed, type WorkerIdConfig } from './worker-id/registry';
+
+export type { VariableDoc } from './env-variable';
 
 /** Default SNOWFLAKE_TLS_RELOAD_INTERVAL_MS: how often the TLS files are re-read, in ms. */
 export const DEFAULT_TLS_RELOAD_INTERVAL_MS = 10_000;
@@ -46,22 +42,11 @@ export interface Config {
   readonly metricsAddr: string;
   /** ID layout: epoch, time unit and field widths. */
   readonly layout: Layout;
-  /** This instance's datacenter and worker IDs. */
-  readonly node: NodeId;
   /**
-   * True when `workerIdSource` is `static` and SNOWFLAKE_WORKER_ID is not set, so `node.workerId` is the
-   * default 0: two such instances in one datacenter issue the same IDs. Logged at WARN and exported as
-   * `snowflake_worker_id_defaulted`, so it can be alerted on.
+   * Where the worker ID comes from (SNOWFLAKE_WORKER_ID_SOURCE) and that source's settings: a union
+   * discriminated by `source`, one member per registered source (see `worker-id/registry.ts`).
    */
-  readonly workerIdDefaulted: boolean;
-  /**
-   * Where the worker ID comes from: `static` (SNOWFLAKE_WORKER_ID), `ordinal` (StatefulSet pod ordinal),
-   * or `etcd` (claimed at start through a lease; `node.workerId` is then unused, `node.datacenterId` is
-   * the datacenter to claim in).
-   */
-  readonly workerIdSource: 'static' | 'ordinal' | 'etcd';
-  /** etcd coordination settings; present exactly when `workerIdSource` is `etcd`. */
-  readonly etcd?: EtcdConfig;
+  readonly workerId: WorkerIdConfig;
   /** TLS on the gRPC port; absent means plaintext. */
   readonly tls?: TlsConfig;
   /** Largest BatchIds count accepted; 1…100,000. */
@@ -109,20 +94,6 @@ export interface GrpcLimits {
   readonly maxBacklogBytes: number;
 }
 
-/** How to reach etcd for worker-ID leases (SNOWFLAKE_ETCD_*). */
-export interface EtcdConfig {
-  /** Client URLs, `http://host:port` or `https://host:port`; at least one. */
-  readonly endpoints: readonly string[];
-  /** Key prefix, starting and ending with `/`; default `/snowflake/`. */
-  readonly prefix: string;
-  /** Lease TTL in seconds, 1…86,400; default 10. */
-  readonly leaseTtlSeconds: number;
-  /** PEM files for TLS, checked readable at load: CA, and optionally a client certificate and key (together). */
-  readonly tls?: { readonly caFile: string; readonly certFile?: string; readonly keyFile?: string };
-  /** etcd user/password authentication. */
-  readonly auth?: { readonly username: string; readonly password: string };
-}
-
 /**
  * TLS on the gRPC port (SNOWFLAKE_TLS_*): the server certificate and key, and with `clientCaFile` mutual
  * TLS. The files are re-read every `reloadIntervalMs` so a rotated certificate is served without a restart.
@@ -138,26 +109,7 @@ export interface TlsConfig {
   readonly reloadIntervalMs: number;
 }
 
-/** One environment variable: its name, default (as text), allowed values and meaning, for --help and the README. */
-export interface VariableDoc {
-  readonly name: string;
-  readonly defaultValue: string;
-  readonly allowed: string;
-  readonly description: string;
-}
-
 const ADDR_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
-
-const text = (allowed: string) =>
-  z.string({ error: `must be ${allowed}` }).min(1, `must not be empty (allowed: ${allowed})`);
-
-const integer = (min: number, max: number) => {
-  const allowed = `an integer from ${min} to ${max}`;
-  return text(allowed)
-    .regex(/^\d+$/, `must be ${allowed}`)
-    .transform(Number)
-    .pipe(z.number().min(min, `must be ${allowed}`).max(max, `must be ${allowed}`));
-};
 
 const address = text('host:port with port 0 to 65535').refine((v) => {
   const m = ADDR_RE.exec(v);
@@ -179,14 +131,10 @@ const epoch = text('an ISO 8601 date-time (e.g. 2020-01-01T00:00:00Z) or Unix ti
   },
 );
 
-interface Variable {
-  readonly doc: Omit<VariableDoc, 'name'>;
-  readonly schema: z.ZodType<unknown, string>;
-  /** A secret: its value is never shown, not even in a config error (see {@link shown}). */
-  readonly secret?: true;
-}
+const SOURCE_NAMES: readonly string[] = WORKER_ID_SOURCES.map((s) => s.name);
 
-const VARIABLES = {
+/** The variables of the service itself; each worker-ID source brings its own (see {@link VARIABLES}). */
+const GENERAL_VARIABLES = {
   SNOWFLAKE_GRPC_ADDR: {
     doc: { defaultValue: '0.0.0.0:50051', allowed: 'host:port', description: 'gRPC listen address' },
     schema: address,
@@ -265,91 +213,11 @@ const VARIABLES = {
   },
   SNOWFLAKE_WORKER_ID_SOURCE: {
     doc: {
-      defaultValue: 'static',
-      allowed: 'static, ordinal, etcd',
-      description:
-        'static: SNOWFLAKE_WORKER_ID; ordinal: the StatefulSet ordinal (SNOWFLAKE_ORDINAL, else the hostname suffix name-3 → 3); etcd: the lowest free worker ID of SNOWFLAKE_DATACENTER_ID, held by an etcd lease',
+      defaultValue: WORKER_ID_SOURCES[0].name,
+      allowed: SOURCE_NAMES.join(', '),
+      description: WORKER_ID_SOURCES.map((s) => `${s.name}: ${s.summary}`).join('; '),
     },
-    schema: z.enum(['static', 'ordinal', 'etcd'], { error: 'must be one of static, ordinal, etcd' }),
-  },
-  SNOWFLAKE_ORDINAL: {
-    doc: {
-      defaultValue: '',
-      allowed: '0 to 2^WORKER_BITS − 1; only with SNOWFLAKE_WORKER_ID_SOURCE=ordinal',
-      description: 'the pod ordinal, when the hostname does not end in -N',
-    },
-    schema: z.string().regex(/^(\d+)?$/, 'must be a whole number (the pod ordinal)'),
-  },
-  SNOWFLAKE_ETCD_ENDPOINTS: {
-    doc: {
-      defaultValue: '',
-      allowed: 'comma-separated http(s)://host:port URLs; required with SNOWFLAKE_WORKER_ID_SOURCE=etcd',
-      description: 'etcd client URLs for worker-ID leases',
-    },
-    schema: z
-      .string()
-      .refine(
-        (v) => v === '' || v.split(',').every((u) => ETCD_URL_RE.test(u.trim())),
-        'must be a comma-separated list of http://host:port or https://host:port URLs',
-      ),
-  },
-  SNOWFLAKE_ETCD_PREFIX: {
-    doc: {
-      defaultValue: DEFAULT_ETCD_PREFIX,
-      allowed: 'a key prefix starting and ending with /',
-      description: 'etcd keys live under PREFIX + dc/<datacenter>/worker/<id> and …/reservation/<id>',
-    },
-    schema: z.string().regex(/^\/(.*\/)?$/, 'must start and end with / (e.g. /snowflake/)'),
-  },
-  SNOWFLAKE_ETCD_LEASE_TTL_S: {
-    doc: {
-      defaultValue: String(DEFAULT_LEASE_TTL_SECONDS),
-      allowed: `1 to ${MAX_LEASE_TTL_SECONDS}`,
-      description:
-        'worker-ID lease TTL in s: a crashed instance frees its ID after this; IDs stop ttl/5 (≥ 1 s) before an unrenewed lease can expire',
-    },
-    schema: integer(1, MAX_LEASE_TTL_SECONDS),
-  },
-  SNOWFLAKE_ETCD_CA_FILE: {
-    doc: {
-      defaultValue: '',
-      allowed: 'a readable PEM file path',
-      description: 'CA bundle that signed the etcd server certificates (TLS); https endpoints',
-    },
-    schema: z.string(),
-  },
-  SNOWFLAKE_ETCD_CERT_FILE: {
-    doc: {
-      defaultValue: '',
-      allowed: 'a readable PEM file path, with SNOWFLAKE_ETCD_KEY_FILE and SNOWFLAKE_ETCD_CA_FILE',
-      description: 'client certificate for etcd client-certificate auth',
-    },
-    schema: z.string(),
-  },
-  SNOWFLAKE_ETCD_KEY_FILE: {
-    doc: {
-      defaultValue: '',
-      allowed: 'a readable PEM file path, with SNOWFLAKE_ETCD_CERT_FILE',
-      description: 'private key of SNOWFLAKE_ETCD_CERT_FILE',
-    },
-    schema: z.string(),
-  },
-  SNOWFLAKE_ETCD_USERNAME: {
-    doc: {
-      defaultValue: '',
-      allowed: 'an etcd user name, with SNOWFLAKE_ETCD_PASSWORD',
-      description: 'etcd user for password authentication',
-    },
-    schema: z.string(),
-  },
-  SNOWFLAKE_ETCD_PASSWORD: {
-    doc: {
-      defaultValue: '',
-      allowed: 'the password of SNOWFLAKE_ETCD_USERNAME',
-      description: 'etcd password (never logged)',
-    },
-    schema: z.string(),
-    secret: true,
+    schema: z.string().refine((v) => SOURCE_NAMES.includes(v), `must be one of ${SOURCE_NAMES.join(', ')}`),
   },
   SNOWFLAKE_EPOCH: {
     doc: {
@@ -507,9 +375,20 @@ const VARIABLES = {
     },
     schema: integer(0, 3_600_000),
   },
-} as const satisfies Record<string, Variable>;
+} as const satisfies Record<string, EnvVariable>;
 
-type VariableName = keyof typeof VARIABLES;
+/**
+ * Every variable the service reads, in --help order: the general ones, with each worker-ID source's own
+ * variables after SNOWFLAKE_WORKER_ID_SOURCE.
+ */
+const VARIABLES: Readonly<Record<string, EnvVariable>> = Object.fromEntries(
+  Object.entries<EnvVariable>(GENERAL_VARIABLES).flatMap(([name, variable]): [string, EnvVariable][] => [
+    [name, variable],
+    ...(name === 'SNOWFLAKE_WORKER_ID_SOURCE'
+      ? WORKER_ID_SOURCES.flatMap((source) => Object.entries(source.variables))
+      : []),
+  ]),
+);
 
 const LAYOUT_VARIABLES: LayoutFieldNames = {
   epochMs: 'SNOWFLAKE_EPOCH',
@@ -529,7 +408,7 @@ export const VARIABLE_DOCS: readonly VariableDoc[] = Object.entries(VARIABLES).m
 /** Result of {@link loadConfig}: the config plus non-fatal remarks to log. */
 export interface LoadedConfig {
   readonly config: Config;
-  /** e.g. that the static worker ID defaulted to 0 (see {@link Config.workerIdDefaulted}); logged at WARN at boot. */
+  /** e.g. that the static worker ID defaulted to 0 (see `StaticWorkerIdConfig.defaulted`); logged at WARN at boot. */
   readonly warnings: readonly string[];
 }
 
@@ -549,10 +428,10 @@ export const OTHER_PROGRAMS_VARIABLES: Readonly<Record<string, string>> = {
  * variable (with the closest known name: a typo must not silently fall back to a default) and TLS files
  * that cannot be read.
  */
-export function loadConfig(env: Readonly<Record<string, string | undefined>>, nowMs: number): LoadedConfig {
+export function loadConfig(env: Env, nowMs: number): LoadedConfig {
   const problems: string[] = unknownVariables(env);
-  const raw = {} as Record<VariableName, unknown>;
-  for (const [name, v] of Object.entries(VARIABLES) as [VariableName, Variable][]) {
+  const raw: Record<string, unknown> = {};
+  for (const [name, v] of Object.entries(VARIABLES)) {
     const value = env[name] ?? v.doc.defaultValue;
     const parsed = v.schema.safeParse(value);
     if (parsed.success) raw[name] = parsed.data;
@@ -561,9 +440,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
   }
   if (problems.length > 0) throw configError(problems);
 
-  const values = raw as {
-    [K in VariableName]: (typeof VARIABLES)[K]['schema'] extends z.ZodType<infer T, string> ? T : never;
-  };
+  // Every variable parsed without a problem, so each holds its schema's output.
+  const values = raw as EnvValues<typeof GENERAL_VARIABLES>;
   const layout: Layout = {
     epochMs: values.SNOWFLAKE_EPOCH,
     timeUnitMs: values.SNOWFLAKE_TIME_UNIT_MS,
@@ -589,16 +467,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
         `${new Date(layoutEndMs(layout)).toISOString()}; choose a later epoch or more timestamp bits`,
     );
   }
-  let workerId = values.SNOWFLAKE_WORKER_ID;
-  if (values.SNOWFLAKE_WORKER_ID_SOURCE === 'ordinal') {
-    const ordinal = resolveOrdinal(env, values.SNOWFLAKE_ORDINAL, fieldMax(layout.workerBits), problems);
-    if (ordinal !== undefined) workerId = ordinal;
-  } else if (values.SNOWFLAKE_ORDINAL !== '') {
-    problems.push(
-      'SNOWFLAKE_ORDINAL: only used with SNOWFLAKE_WORKER_ID_SOURCE=ordinal; remove it or set the source',
-    );
-  }
-  const etcd = resolveEtcd(env, values, problems);
+  const warnings: string[] = [];
+  const workerId = workerIdConfig(env, values, raw, layout, problems, warnings);
   const tls = resolveTls(env, values, problems);
   for (const [name, bitsName, value, bits] of [
     [
@@ -621,19 +491,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
         `SNOWFLAKE_GRPC_BACKLOG_MIB (${values.SNOWFLAKE_GRPC_BACKLOG_MIB})`,
     );
   }
-  if (problems.length > 0) throw configError(problems);
+  if (problems.length > 0 || workerId === undefined) throw configError(problems);
 
-  const workerIdDefaulted =
-    values.SNOWFLAKE_WORKER_ID_SOURCE === 'static' && env.SNOWFLAKE_WORKER_ID === undefined;
   return {
     config: {
       grpcAddr: values.SNOWFLAKE_GRPC_ADDR,
       metricsAddr: values.SNOWFLAKE_METRICS_ADDR,
       layout,
-      node: { datacenterId: values.SNOWFLAKE_DATACENTER_ID, workerId },
-      workerIdDefaulted,
-      workerIdSource: values.SNOWFLAKE_WORKER_ID_SOURCE,
-      ...(etcd !== undefined && { etcd }),
+      workerId,
       ...(tls !== undefined && { tls }),
       maxBatchSize: values.SNOWFLAKE_MAX_BATCH_SIZE,
       grpcLimits: {
@@ -651,14 +516,43 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
       reservationMs: values.SNOWFLAKE_RESERVATION_MS,
       maxStartupWaitMs: values.SNOWFLAKE_MAX_STARTUP_WAIT_MS,
     },
-    warnings: workerIdDefaulted
-      ? [
-          `SNOWFLAKE_WORKER_ID is not set: serving as the default worker ${workerId} of datacenter ` +
-            `${values.SNOWFLAKE_DATACENTER_ID}. Two instances on the default issue duplicate IDs; give each ` +
-            'instance its own SNOWFLAKE_WORKER_ID, or use SNOWFLAKE_WORKER_ID_SOURCE=ordinal or etcd',
-        ]
-      : [],
+    warnings,
   };
+}
+
+/**
+ * The selected worker-ID source's configuration, parsed by its registration; records a problem for each
+ * variable of another source that is set (it would be silently ignored). Undefined after a problem.
+ */
+function workerIdConfig(
+  env: Env,
+  values: EnvValues<typeof GENERAL_VARIABLES>,
+  raw: Readonly<Record<string, unknown>>,
+  layout: Layout,
+  problems: string[],
+  warnings: string[],
+): WorkerIdConfig | undefined {
+  const selected = workerIdSourceNamed(values.SNOWFLAKE_WORKER_ID_SOURCE);
+  for (const other of WORKER_ID_SOURCES) {
+    if (other === selected) continue;
+    for (const name of Object.keys(other.variables)) {
+      if (env[name] !== undefined) {
+        problems.push(
+          `${name}: only used with SNOWFLAKE_WORKER_ID_SOURCE=${other.name}; remove it or set the source`,
+        );
+      }
+    }
+  }
+  const own = Object.fromEntries(Object.keys(selected.variables).map((name) => [name, raw[name]]));
+  return selected.parse(own, {
+    env,
+    layout,
+    datacenterId: values.SNOWFLAKE_DATACENTER_ID,
+    workerId: values.SNOWFLAKE_WORKER_ID,
+    problem: (message) => problems.push(message),
+    warn: (message) => warnings.push(message),
+    shown,
+  });
 }
 
 /**
@@ -666,7 +560,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, no
  * ({@link OTHER_PROGRAMS_VARIABLES}) nor Kubernetes' service links account for, naming the closest
  * known variable.
  */
-function unknownVariables(env: Readonly<Record<string, string | undefined>>): string[] {
+function unknownVariables(env: Env): string[] {
   const known = [...Object.keys(VARIABLES), ...Object.keys(OTHER_PROGRAMS_VARIABLES)];
   return Object.entries(env)
     .filter(
@@ -678,139 +572,6 @@ function unknownVariables(env: Readonly<Record<string, string | undefined>>): st
         `${name}: unknown variable (did you mean ${closestName(name, known)}?); every SNOWFLAKE_* ` +
         'variable must be one this service reads, so a misspelt one cannot fall back to a default unnoticed',
     );
-}
-
-/**
- * The worker ID of a StatefulSet pod: SNOWFLAKE_ORDINAL, else the `-N` suffix of the hostname (HOSTNAME,
- * else the OS hostname). Records a problem and returns undefined when it is missing, out of range, or
- * SNOWFLAKE_WORKER_ID is also set (two sources would be ambiguous).
- */
-function resolveOrdinal(
-  env: Readonly<Record<string, string | undefined>>,
-  explicit: string,
-  maxWorkerId: number,
-  problems: string[],
-): number | undefined {
-  if (env.SNOWFLAKE_WORKER_ID !== undefined) {
-    problems.push(
-      'SNOWFLAKE_WORKER_ID: must not be set with SNOWFLAKE_WORKER_ID_SOURCE=ordinal (the ordinal is the worker ID)',
-    );
-    return undefined;
-  }
-  const hostname = env.HOSTNAME ?? os.hostname();
-  const text = explicit !== '' ? explicit : /-(\d+)$/.exec(hostname)?.[1];
-  const from =
-    explicit !== ''
-      ? `SNOWFLAKE_ORDINAL=${shown('SNOWFLAKE_ORDINAL', explicit)}`
-      : `hostname ${JSON.stringify(hostname)}`;
-  if (text === undefined) {
-    problems.push(
-      `SNOWFLAKE_WORKER_ID_SOURCE=ordinal: ${from} does not end in -N and SNOWFLAKE_ORDINAL is not set`,
-    );
-    return undefined;
-  }
-  const ordinal = Number(text);
-  if (ordinal > maxWorkerId) {
-    problems.push(
-      `SNOWFLAKE_WORKER_ID_SOURCE=ordinal: ordinal ${ordinal} (from ${from}) is beyond the worker range 0 to ${maxWorkerId} ` +
-        `(SNOWFLAKE_WORKER_BITS); run fewer replicas per datacenter or use more worker bits`,
-    );
-    return undefined;
-  }
-  return ordinal;
-}
-
-const ETCD_URL_RE = /^https?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
-
-const ETCD_ONLY_VARIABLES = [
-  'SNOWFLAKE_ETCD_ENDPOINTS',
-  'SNOWFLAKE_ETCD_PREFIX',
-  'SNOWFLAKE_ETCD_LEASE_TTL_S',
-  'SNOWFLAKE_ETCD_CA_FILE',
-  'SNOWFLAKE_ETCD_CERT_FILE',
-  'SNOWFLAKE_ETCD_KEY_FILE',
-  'SNOWFLAKE_ETCD_USERNAME',
-  'SNOWFLAKE_ETCD_PASSWORD',
-] as const;
-
-/**
- * The etcd settings when SNOWFLAKE_WORKER_ID_SOURCE=etcd. Records a problem (and returns undefined)
- * when endpoints are missing, SNOWFLAKE_WORKER_ID is also set, TLS/auth variables come without their
- * partner, or SNOWFLAKE_ETCD_* is set with another source (it would be silently ignored).
- */
-function resolveEtcd(
-  env: Readonly<Record<string, string | undefined>>,
-  values: {
-    SNOWFLAKE_WORKER_ID_SOURCE: string;
-    SNOWFLAKE_ETCD_ENDPOINTS: string;
-    SNOWFLAKE_ETCD_PREFIX: string;
-    SNOWFLAKE_ETCD_LEASE_TTL_S: number;
-    SNOWFLAKE_ETCD_CA_FILE: string;
-    SNOWFLAKE_ETCD_CERT_FILE: string;
-    SNOWFLAKE_ETCD_KEY_FILE: string;
-    SNOWFLAKE_ETCD_USERNAME: string;
-    SNOWFLAKE_ETCD_PASSWORD: string;
-  },
-  problems: string[],
-): EtcdConfig | undefined {
-  if (values.SNOWFLAKE_WORKER_ID_SOURCE !== 'etcd') {
-    for (const name of ETCD_ONLY_VARIABLES) {
-      if (env[name] !== undefined) {
-        problems.push(`${name}: only used with SNOWFLAKE_WORKER_ID_SOURCE=etcd; remove it or set the source`);
-      }
-    }
-    return undefined;
-  }
-  const before = problems.length;
-  if (env.SNOWFLAKE_WORKER_ID !== undefined) {
-    problems.push(
-      'SNOWFLAKE_WORKER_ID: must not be set with SNOWFLAKE_WORKER_ID_SOURCE=etcd (the worker ID is claimed from etcd)',
-    );
-  }
-  const endpoints = values.SNOWFLAKE_ETCD_ENDPOINTS.split(',')
-    .map((u) => u.trim())
-    .filter((u) => u !== '');
-  if (endpoints.length === 0) {
-    problems.push(
-      'SNOWFLAKE_ETCD_ENDPOINTS: required with SNOWFLAKE_WORKER_ID_SOURCE=etcd (e.g. http://etcd-0:2379,http://etcd-1:2379)',
-    );
-  }
-  const { SNOWFLAKE_ETCD_CA_FILE: caFile, SNOWFLAKE_ETCD_CERT_FILE: certFile } = values;
-  const { SNOWFLAKE_ETCD_KEY_FILE: keyFile, SNOWFLAKE_ETCD_USERNAME: username } = values;
-  const password = values.SNOWFLAKE_ETCD_PASSWORD;
-  if ((certFile === '') !== (keyFile === '')) {
-    problems.push(
-      'SNOWFLAKE_ETCD_CERT_FILE/SNOWFLAKE_ETCD_KEY_FILE: give both (client-certificate auth) or neither',
-    );
-  }
-  if (certFile !== '' && caFile === '') {
-    problems.push(
-      'SNOWFLAKE_ETCD_CA_FILE: required with SNOWFLAKE_ETCD_CERT_FILE (TLS client-certificate auth)',
-    );
-  }
-  if ((username === '') !== (password === '')) {
-    problems.push('SNOWFLAKE_ETCD_USERNAME/SNOWFLAKE_ETCD_PASSWORD: give both (password auth) or neither');
-  }
-  for (const [name, file] of [
-    ['SNOWFLAKE_ETCD_CA_FILE', caFile],
-    ['SNOWFLAKE_ETCD_CERT_FILE', certFile],
-    ['SNOWFLAKE_ETCD_KEY_FILE', keyFile],
-  ] as const) {
-    const unreadable = file === '' ? undefined : whyUnreadable(file);
-    if (unreadable !== undefined) {
-      problems.push(`${name}=${JSON.stringify(file)}: ${unreadable}; must be a readable PEM file`);
-    }
-  }
-  if (problems.length > before) return undefined;
-  return {
-    endpoints,
-    prefix: values.SNOWFLAKE_ETCD_PREFIX,
-    leaseTtlSeconds: values.SNOWFLAKE_ETCD_LEASE_TTL_S,
-    ...(caFile !== '' && {
-      tls: { caFile, ...(certFile !== '' && { certFile, keyFile }) },
-    }),
-    ...(username !== '' && { auth: { username, password } }),
-  };
 }
 
 /**
@@ -827,21 +588,8 @@ function isKubernetesServiceVariable(name: string, value: string | undefined): b
   );
 }
 
-/** Why `file` cannot be read as a regular file (missing, a directory, no permission), or undefined if it can. */
-function whyUnreadable(file: string): string | undefined {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, 'r');
-    return fs.fstatSync(fd).isFile() ? undefined : 'not a regular file';
-  } catch (err) {
-    return `cannot read it (${(err as Error).message})`;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
-
 /** Names of the variables whose values are secrets (never shown, never logged). */
-export const SECRET_VARIABLES: readonly string[] = Object.entries(VARIABLES as Record<string, Variable>)
+export const SECRET_VARIABLES: readonly string[] = Object.entries(VARIABLES)
   .filter(([, v]) => v.secret === true)
   .map(([name]) => name);
 
@@ -861,7 +609,7 @@ function shown(name: string, value: string | undefined): string {
  * it. The files themselves are checked when the server starts (see grpc/tls.ts).
  */
 function resolveTls(
-  env: Readonly<Record<string, string | undefined>>,
+  env: Env,
   values: {
     SNOWFLAKE_TLS_CERT_FILE: string;
     SNOWFLAKE_TLS_KEY_FILE: string;

@@ -277,3 +277,10 @@ export class CoordinationError extends RefusalError {
  * or lies beyond the layout's time range): unlike an unreachable etcd, waiting does not fix it.
  */
 export class CoordinationDataError extends CoordinationError {}
+
+/**
+ * The coordinator stayed unreachable (no answer, connection refused) for a claim's whole retry window:
+ * unlike the other {@link CoordinationError}s, waiting longer may fix it. Message and cause are the last
+ * attempt's.
+ */
+export class CoordinatorUnreachableError extends CoordinationError {}

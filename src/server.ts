@@ -6,7 +6,13 @@ import { IdCodec, type NodeId } from './core/codec';
 import { layoutEndMs } from './core/layout';
 import { TimeBase, type ClockSources, type SkewAction } from './core/time-base';
 import { checkDescriptorBudget, openFileLimit } from './descriptor-budget';
-import { CoordinationError, ShuttingDownError, SnowflakeError, StartingError } from './errors';
+import {
+  CoordinationError,
+  CoordinatorUnreachableError,
+  ShuttingDownError,
+  SnowflakeError,
+  StartingError,
+} from './errors';
 import { connectionInterceptor } from './grpc/connection-interceptor';
 import { ConnectionTable } from './grpc/connections';
 import { createHealth } from './grpc/health';
@@ -25,8 +31,9 @@ import { acquireStateDirLock } from './state/lock';
 import { NodeSession, type SessionDeps } from './session';
 import { StateFile } from './state/state-file';
 import { systemClockSources } from './system-clock';
+import { realTimers } from './timers';
 import type { WorkerIdClaim } from './worker-id/claim';
-import { isTransientEtcdError, workerIdSource } from './worker-id/source';
+import { createWorkerIdSource } from './worker-id/registry';
 
 /** Optional collaborators for {@link startServer}; tests inject a fake clock or a silent logger. */
 export interface ServerOptions {
@@ -115,7 +122,16 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const clockSources = options.clockSources ?? systemClockSources;
   const monotonicNowMs = () => clockSources.monotonicMs();
   const startedAtMs = monotonicNowMs();
-  const source = workerIdSource(config, { monotonicNowMs, metrics, logger });
+  const source = createWorkerIdSource(config.workerId, {
+    monotonicNowMs,
+    timers: realTimers,
+    logger,
+    hooks: {
+      keepalive(event) {
+        if (!event.ok) metrics.leaseKeepaliveFailures.inc();
+      },
+    },
+  });
   const acquireClaim = (signal: AbortSignal | undefined, retryWindowMs: number) =>
     source.claim(signal, retryWindowMs);
   const lock = acquireStateDirLock(config.stateDir);
@@ -291,7 +307,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     batchInto: (count, out, offset, isCancelled) =>
       session?.issuer.batchInto(count, out, offset, isCancelled) ?? waitingForEtcd(),
   };
-  metrics.workerIdDefaulted.set(config.workerIdDefaulted ? 1 : 0);
+  metrics.workerIdDefaulted.set(source.workerIdDefaulted ? 1 : 0);
   const housekeeping = setInterval(() => {
     const current = session;
     metrics.timeRemaining.set((layoutEndMs(config.layout) - timeBase.peekMs()) / 1000);
@@ -313,7 +329,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     issuer,
     codec,
     // GetInfo before the first etcd claim: the configured datacenter and worker 0 (see the proto).
-    node: () => session?.claim.node ?? { datacenterId: config.node.datacenterId, workerId: 0 },
+    node: () => session?.claim.node ?? { datacenterId: config.workerId.datacenterId, workerId: 0 },
     maxBatchSize: config.maxBatchSize,
     logger,
   });
@@ -374,14 +390,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     {
       layout: config.layout,
       epoch: new Date(config.layout.epochMs).toISOString(),
-      datacenterId: config.node.datacenterId,
+      datacenterId: config.workerId.datacenterId,
       // Absent with etcd: the worker ID, its state file and reservation are logged once it is claimed.
       ...(session !== undefined && {
         workerId: session.claim.node.workerId,
         stateFile: session.stateFile.path,
         reservedUntil: new Date(session.floorMs).toISOString(),
       }),
-      workerIdSource: config.workerIdSource,
+      workerIdSource: source.name,
       grpcAddr: `${grpcAddr.host}:${grpcPort}`,
       metricsAddr: `${metricsAddr.host}:${metricsServer.port}`,
       maxBatchSize: config.maxBatchSize,
@@ -402,10 +418,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     try {
       claim = await acquireClaim(stopAbort.signal, startedAtMs + config.maxStartupWaitMs - monotonicNowMs());
     } catch (err) {
-      if (stopAbort.signal.aborted || !(err instanceof CoordinationError) || !isTransientEtcdError(err))
-        throw err;
+      if (stopAbort.signal.aborted || !(err instanceof CoordinatorUnreachableError)) throw err;
       throw new CoordinationError(
-        `${err.message} (etcd still unreachable SNOWFLAKE_MAX_STARTUP_WAIT_MS=${config.maxStartupWaitMs} ms ` +
+        `${err.message} (${source.name} still unreachable SNOWFLAKE_MAX_STARTUP_WAIT_MS=${config.maxStartupWaitMs} ms ` +
           'after the start: giving up)',
         err.cause,
       );

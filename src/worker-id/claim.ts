@@ -52,18 +52,26 @@ export interface ClaimCapabilities {
 }
 
 /**
- * Where worker IDs come from: one per configured `SNOWFLAKE_WORKER_ID_SOURCE`. {@link WorkerIdSource.claim}
- * is called for the first claim and again after a claim is lost.
+ * Where worker IDs come from: one per configured `SNOWFLAKE_WORKER_ID_SOURCE`, built by its registration
+ * (see `registry.ts`). {@link WorkerIdSource.claim} is called for the first claim and again after a claim
+ * is lost.
  */
 export interface WorkerIdSource {
-  /** The source's name, for logs: `static`, `ordinal` or `etcd`. */
+  /** The source's name (its `SNOWFLAKE_WORKER_ID_SOURCE` value), for logs. */
   readonly name: string;
   /** What every claim of this source can do. */
   readonly capabilities: ClaimCapabilities;
   /**
+   * True when the node is a built-in default rather than configured (the static source without
+   * SNOWFLAKE_WORKER_ID): two such instances issue the same IDs. Exported as
+   * `snowflake_worker_id_defaulted`, so it can be alerted on.
+   */
+  readonly workerIdDefaulted: boolean;
+  /**
    * Claims a node ID. While the coordinator is unreachable it retries for up to `retryWindowMs` (ms from
-   * the call; at least one attempt) before rejecting with the last error; final errors reject at once.
-   * Aborting `signal` ends it at once, rejecting with the signal's reason.
+   * the call; at least one attempt), then rejects with `CoordinatorUnreachableError` (the last
+   * attempt's message and cause); final errors reject at once. Aborting `signal` ends it at once,
+   * rejecting with the signal's reason.
    */
   claim(signal: AbortSignal | undefined, retryWindowMs: number): Promise<WorkerIdClaim>;
 }
@@ -75,11 +83,15 @@ export const FIXED_CAPABILITIES: ClaimCapabilities = {
   claimWaits: false,
 };
 
-/** The source of a node fixed by configuration (static, or a Kubernetes ordinal): claims never expire. */
-export function fixedSource(node: NodeId, name: 'static' | 'ordinal'): WorkerIdSource {
+/**
+ * The source `name` of a node fixed by configuration (static, or a Kubernetes ordinal): claims never
+ * expire. `workerIdDefaulted`: see {@link WorkerIdSource.workerIdDefaulted}; default false.
+ */
+export function fixedSource(node: NodeId, name: string, workerIdDefaulted = false): WorkerIdSource {
   return {
     name,
     capabilities: FIXED_CAPABILITIES,
+    workerIdDefaulted,
     claim: () => Promise.resolve(fixedClaim(node)),
   };
 }

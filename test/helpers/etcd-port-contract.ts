@@ -1,4 +1,8 @@
-import { EtcdLeaseNotFoundError, type EtcdHolderGuard, type EtcdPort } from '../../src/worker-id/etcd-port';
+import {
+  EtcdLeaseNotFoundError,
+  type EtcdHolderGuard,
+  type EtcdPort,
+} from '../../src/worker-id/etcd/etcd-port';
 
 /** What the contract needs to run against one implementation of {@link EtcdPort}. */
 export interface PortHarness {

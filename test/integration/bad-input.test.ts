@@ -435,6 +435,9 @@ describe('random SNOWFLAKE_* environments (node dist/main.js)', () => {
           }
           if (outcome.kind !== 'serving') return;
           const { config } = expected;
+          // The sweep never selects a source that claims its worker ID (NOT_GENERATED): the node is configured.
+          if (config.workerId.source === 'etcd') throw new Error(`${context}: unexpected etcd source`);
+          const node = config.workerId;
           const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
           const r = await unaryRaw(client, 'GetInfo', Buffer.alloc(0));
           const next = await unaryRaw(client, 'NextId', Buffer.alloc(0));
@@ -447,8 +450,8 @@ describe('random SNOWFLAKE_* environments (node dist/main.js)', () => {
             worker_bits: config.layout.workerBits,
             sequence_bits: config.layout.sequenceBits,
             time_unit_ms: config.layout.timeUnitMs,
-            datacenter_id: config.node.datacenterId,
-            worker_id: config.node.workerId,
+            datacenter_id: node.datacenterId,
+            worker_id: node.workerId,
             max_batch_size: config.maxBatchSize,
           });
           if (next.ok) {
@@ -461,7 +464,7 @@ describe('random SNOWFLAKE_* environments (node dist/main.js)', () => {
               context,
               field(sequenceBits, workerBits),
               field(sequenceBits + workerBits, datacenterBits),
-            ]).toEqual([context, config.node.workerId, config.node.datacenterId]);
+            ]).toEqual([context, node.workerId, node.datacenterId]);
           } else {
             expect([context, grpc.status[next.error.code]]).toEqual([context, 'UNAVAILABLE']);
           }

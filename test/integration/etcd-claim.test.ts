@@ -17,8 +17,8 @@ import {
   etcdReservationKey,
   etcdWorkerKey,
   type EtcdWorkerIdClaim,
-} from '../../src/worker-id/etcd-claim';
-import { claimEtcdWorkerId, type EtcdWorkerIdOptions } from '../../src/worker-id/source';
+} from '../../src/worker-id/etcd/etcd-claim';
+import { claimEtcdWorkerId, type EtcdWorkerIdOptions } from '../../src/worker-id/etcd';
 import { startEtcd, type EtcdServer } from '../helpers/etcd';
 import { ROOT } from '../helpers/process';
 
@@ -406,7 +406,7 @@ async function startHolderProcess(
   prefix: string,
   reservationMs: number,
 ): Promise<{ process: ChildProcess; workerId: number }> {
-  const claimJs = path.join(ROOT, 'dist/worker-id/source.js');
+  const claimJs = path.join(ROOT, 'dist/worker-id/etcd/index.js');
   if (!existsSync(claimJs)) throw new Error(`${claimJs} is missing: run "npm run build" first`);
   const options = {
     endpoints: [etcd.endpoint],

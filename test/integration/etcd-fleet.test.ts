@@ -5,8 +5,8 @@ import type { BatchIdsResponse__Output } from '../../src/generated/snowflake/v1/
 import type { GetInfoResponse__Output } from '../../src/generated/snowflake/v1/GetInfoResponse';
 import { IdCodec } from '../../src/core/codec';
 import { DEFAULT_LAYOUT } from '../../src/core/layout';
-import type { EtcdWorkerIdClaim } from '../../src/worker-id/etcd-claim';
-import { claimEtcdWorkerId } from '../../src/worker-id/source';
+import type { EtcdWorkerIdClaim } from '../../src/worker-id/etcd/etcd-claim';
+import { claimEtcdWorkerId } from '../../src/worker-id/etcd';
 import { healthCheck, idGeneratorClient, unaryCall } from '../helpers/grpc-client';
 import { startEtcd, type EtcdServer } from '../helpers/etcd';
 import { MAIN_JS, runNode, startServiceProcess, type ServiceProcess } from '../helpers/process';

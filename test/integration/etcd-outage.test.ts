@@ -1,7 +1,7 @@
 import { Etcd3 } from 'etcd3';
 import pino from 'pino';
-import type { EtcdKeepaliveEvent, EtcdWorkerIdClaim } from '../../src/worker-id/etcd-claim';
-import { claimEtcdWorkerId } from '../../src/worker-id/source';
+import type { EtcdKeepaliveEvent, EtcdWorkerIdClaim } from '../../src/worker-id/etcd/etcd-claim';
+import { claimEtcdWorkerId } from '../../src/worker-id/etcd';
 import { startEtcd, type EtcdServer } from '../helpers/etcd';
 
 const TTL_S = 2;

@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import { Etcd3 } from 'etcd3';
 import { DEFAULT_LAYOUT, layoutEndMs } from '../../src/core/layout';
-import { etcdReservationKey, etcdWorkerKey } from '../../src/worker-id/etcd-claim';
+import { etcdReservationKey, etcdWorkerKey } from '../../src/worker-id/etcd/etcd-claim';
 import { startEtcd, type EtcdServer } from '../helpers/etcd';
 import { launchService, type LaunchedService } from '../helpers/process';
 

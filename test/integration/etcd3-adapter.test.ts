@@ -1,5 +1,5 @@
 import { isBrokenCircuitError } from 'cockatiel';
-import { openEtcd3Port } from '../../src/worker-id/etcd3-adapter';
+import { openEtcd3Port } from '../../src/worker-id/etcd/etcd3-adapter';
 import { describeEtcdPortContract } from '../helpers/etcd-port-contract';
 import { startEtcd, type EtcdServer } from '../helpers/etcd';
 

@@ -3,8 +3,8 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { loadConfig } from '../../src/config';
 import { CoordinationError } from '../../src/errors';
-import { claimEtcdWorkerId, workerIdSource } from '../../src/worker-id/source';
-import { createMetrics } from '../../src/metrics/metrics';
+import { realTimers } from '../../src/timers';
+import { claimEtcdWorkerId, etcdSource } from '../../src/worker-id/etcd';
 import { MAIN_JS, runNode } from '../helpers/process';
 
 const PASSWORD = 'hunter2-password';
@@ -86,13 +86,14 @@ describe('no secret in any output', () => {
       { ...secretEnv, SNOWFLAKE_ETCD_ENDPOINTS: `http://127.0.0.1:${port}` },
       Date.now(),
     );
+    if (config.workerId.source !== 'etcd') throw new Error('expected the etcd source');
     // A config can only be built without URL credentials; put them back as a library caller could.
-    const etcd = { ...config.etcd!, endpoints: [`http://snowflake:${URL_SECRET}@127.0.0.1:${port}`] };
+    const endpoints = [`http://snowflake:${URL_SECRET}@127.0.0.1:${port}`];
     // Each reading moves 4 s on: the 30 s retry window ends after a few attempts.
     let nowMs = 0;
-    const claim = workerIdSource(
-      { ...config, etcd },
-      { monotonicNowMs: () => (nowMs += 4000), metrics: createMetrics(), logger },
+    const claim = etcdSource.create(
+      { ...config.workerId, endpoints },
+      { monotonicNowMs: () => (nowMs += 4000), timers: realTimers, logger },
     );
     await expect(claim.claim(undefined, 30_000)).rejects.toBeInstanceOf(CoordinationError);
     const retries = lines.filter((l) => l.includes('retrying'));

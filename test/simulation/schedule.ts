@@ -1,6 +1,6 @@
 import { IdCodec } from '../../src/core/codec';
 import { checkLayout, DEFAULT_EPOCH_MS, type Layout } from '../../src/core/layout';
-import { defaultFenceMarginMs } from '../../src/worker-id/fence';
+import { defaultFenceMarginMs } from '../../src/worker-id/etcd/fence';
 import { InvariantChecker, type Violation } from './checker';
 import { DEFAULT_SETTLE_HOPS, EventLoop, settle } from './event-loop';
 import { Prng } from './prng';

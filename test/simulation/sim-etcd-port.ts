@@ -8,7 +8,7 @@ import {
   type EtcdHolderGuard,
   type EtcdKv,
   type EtcdPort,
-} from '../../src/worker-id/etcd-port';
+} from '../../src/worker-id/etcd/etcd-port';
 import { etcdCall, type LinkState, type SimEtcd, type SimKv } from './sim-etcd';
 import type { World } from './world';
 

@@ -1,4 +1,4 @@
-import { EtcdLeaseNotFoundError } from '../../src/worker-id/etcd-port';
+import { EtcdLeaseNotFoundError } from '../../src/worker-id/etcd/etcd-port';
 import type { World } from './world';
 import { count } from './world';
 

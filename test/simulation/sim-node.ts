@@ -12,7 +12,7 @@ import {
   claimEtcdWorkerIdVia,
   etcdReservationKey,
   type EtcdWorkerIdClaim,
-} from '../../src/worker-id/etcd-claim';
+} from '../../src/worker-id/etcd/etcd-claim';
 import type { InvariantChecker } from './checker';
 import type { SimTimer } from './event-loop';
 import { SimDisk } from './sim-disk';

@@ -1,14 +1,19 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { helpText, loadConfig, SECRET_VARIABLES, VARIABLE_DOCS } from '../../src/config';
-import { DEFAULT_LAYOUT } from '../../src/core/layout';
+import { helpText, loadConfig, SECRET_VARIABLES, VARIABLE_DOCS, type Config } from '../../src/config';
+import { DEFAULT_LAYOUT, layoutEndMs } from '../../src/core/layout';
 import { InvalidConfigError } from '../../src/errors';
 
 const NOW = Date.UTC(2026, 10, 25, 12);
 
 function load(env: Record<string, string | undefined>) {
   return loadConfig(env, NOW);
+}
+
+/** The worker ID of a static or ordinal configuration (an etcd one has none until it claims). */
+function workerIdOf(config: Config): number | undefined {
+  return config.workerId.source === 'etcd' ? undefined : config.workerId.workerId;
 }
 
 function errorOf(env: Record<string, string | undefined>): string {
@@ -28,9 +33,7 @@ describe('loadConfig', () => {
         grpcAddr: '0.0.0.0:50051',
         metricsAddr: '0.0.0.0:9464',
         layout: DEFAULT_LAYOUT,
-        node: { datacenterId: 0, workerId: 0 },
-        workerIdDefaulted: true,
-        workerIdSource: 'static',
+        workerId: { source: 'static', datacenterId: 0, workerId: 0, defaulted: true },
         maxBatchSize: 10_000,
         grpcLimits: {
           maxConnections: 512,
@@ -75,11 +78,11 @@ describe('loadConfig', () => {
     [
       'SNOWFLAKE_DATACENTER_ID',
       '31',
-      (c) => c.node.datacenterId,
+      (c) => c.workerId.datacenterId,
       31,
       ['32', '-1', '1.5', 'one', '0x1', ' 1'],
     ],
-    ['SNOWFLAKE_WORKER_ID', '17', (c) => c.node.workerId, 17, ['32', '-3', '3e1', '']],
+    ['SNOWFLAKE_WORKER_ID', '17', workerIdOf, 17, ['32', '-3', '3e1', '']],
     [
       'SNOWFLAKE_EPOCH',
       '2024-01-01T00:00:00Z',
@@ -192,7 +195,7 @@ describe('loadConfig', () => {
       SNOWFLAKE_WORKER_BITS: '6',
       SNOWFLAKE_SEQUENCE_BITS: '11',
     });
-    expect(config.node.workerId).toBe(32);
+    expect(workerIdOf(config)).toBe(32);
   });
 
   it('GIVEN datacenter 4 with 2 datacenter bits THEN the message names both variables', () => {
@@ -304,9 +307,9 @@ describe('the default static worker ID', () => {
       { SNOWFLAKE_WORKER_ID_SOURCE: 'etcd', SNOWFLAKE_ETCD_ENDPOINTS: 'http://127.0.0.1:2379' },
       false,
     ],
-  ])('GIVEN %s THEN workerIdDefaulted is %p and a warning says so only then', (_what, env, defaulted) => {
+  ])('GIVEN %s THEN defaulted is %p and a warning says so only then', (_what, env, defaulted) => {
     const { config, warnings } = load(env);
-    expect(config.workerIdDefaulted).toBe(defaulted);
+    expect(config.workerId.source === 'static' && config.workerId.defaulted).toBe(defaulted);
     expect(warnings).toEqual(defaulted ? [expect.stringContaining('SNOWFLAKE_WORKER_ID is not set')] : []);
   });
 });
@@ -319,7 +322,7 @@ describe('SNOWFLAKE_WORKER_ID_SOURCE=ordinal', () => {
     ['SNOWFLAKE_ORDINAL with a plain hostname', { HOSTNAME: 'box', SNOWFLAKE_ORDINAL: '0' }, 0],
   ])('GIVEN %s THEN the worker ID is the ordinal', (_n, env, workerId) => {
     const { config } = load({ SNOWFLAKE_WORKER_ID_SOURCE: 'ordinal', ...env });
-    expect([config.workerIdSource, config.node.workerId]).toEqual(['ordinal', workerId]);
+    expect(config.workerId).toEqual({ source: 'ordinal', datacenterId: 0, workerId });
   });
 
   it.each([
@@ -359,10 +362,15 @@ describe('SNOWFLAKE_WORKER_ID_SOURCE=etcd', () => {
 
   it('GIVEN only the endpoints THEN the defaults apply (prefix /snowflake/, TTL 10 s, no TLS or auth)', () => {
     const { config } = load(etcd);
-    expect([config.workerIdSource, config.etcd]).toEqual([
-      'etcd',
-      { endpoints: ['http://127.0.0.1:2379'], prefix: '/snowflake/', leaseTtlSeconds: 10 },
-    ]);
+    expect(config.workerId).toEqual({
+      source: 'etcd',
+      datacenterId: 0,
+      endpoints: ['http://127.0.0.1:2379'],
+      prefix: '/snowflake/',
+      leaseTtlSeconds: 10,
+      workerBits: DEFAULT_LAYOUT.workerBits,
+      maxReservationMs: layoutEndMs(DEFAULT_LAYOUT),
+    });
   });
 
   /** A directory holding empty ca.pem, cert.pem and key.pem (the loader checks only that they can be read). */
@@ -375,7 +383,7 @@ describe('SNOWFLAKE_WORKER_ID_SOURCE=etcd', () => {
     fs.rmSync(tls, { recursive: true, force: true });
   });
 
-  it('GIVEN every etcd variable THEN each reaches the config', () => {
+  it('GIVEN every etcd variable THEN each reaches the config, with the worker bits and end of the layout', () => {
     const { config } = load({
       ...etcd,
       SNOWFLAKE_ETCD_ENDPOINTS: 'https://etcd-0:2379, https://[::1]:2379',
@@ -387,8 +395,12 @@ describe('SNOWFLAKE_WORKER_ID_SOURCE=etcd', () => {
       SNOWFLAKE_ETCD_USERNAME: 'snowflake',
       SNOWFLAKE_ETCD_PASSWORD: 's3cret',
       SNOWFLAKE_DATACENTER_ID: '7',
+      SNOWFLAKE_WORKER_BITS: '6',
+      SNOWFLAKE_SEQUENCE_BITS: '11',
     });
-    expect(config.etcd).toEqual({
+    expect(config.workerId).toEqual({
+      source: 'etcd',
+      datacenterId: 7,
       endpoints: ['https://etcd-0:2379', 'https://[::1]:2379'],
       prefix: '/ids/eu/',
       leaseTtlSeconds: 30,
@@ -398,8 +410,9 @@ describe('SNOWFLAKE_WORKER_ID_SOURCE=etcd', () => {
         keyFile: path.join(tls, 'key.pem'),
       },
       auth: { username: 'snowflake', password: 's3cret' },
+      workerBits: 6,
+      maxReservationMs: layoutEndMs({ ...DEFAULT_LAYOUT, workerBits: 6, sequenceBits: 11 }),
     });
-    expect(config.node.datacenterId).toBe(7);
   });
 
   it.each([

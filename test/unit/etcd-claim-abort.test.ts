@@ -1,7 +1,7 @@
 import pino from 'pino';
 import type { Timers } from '../../src/timers';
-import { claimEtcdWorkerIdVia, type EtcdWorkerIdClaim } from '../../src/worker-id/etcd-claim';
-import type { EtcdKv, EtcdPort } from '../../src/worker-id/etcd-port';
+import { claimEtcdWorkerIdVia, type EtcdWorkerIdClaim } from '../../src/worker-id/etcd/etcd-claim';
+import type { EtcdKv, EtcdPort } from '../../src/worker-id/etcd/etcd-port';
 
 /** Timers that never fire: a claim that waits for its call timeout never settles. */
 const frozenTimers: Timers = { after: () => undefined, cancel: () => undefined };

@@ -1,4 +1,4 @@
-import { defaultFenceMarginMs, LeaseFence } from '../../src/worker-id/fence';
+import { defaultFenceMarginMs, LeaseFence } from '../../src/worker-id/etcd/fence';
 
 type Step = ['sent', number] | ['acked', number] | ['invalidate'];
 

@@ -8,7 +8,7 @@ import { createMetrics } from '../../src/metrics/metrics';
 import { NodeSession, type SessionDeps } from '../../src/session';
 import { StateFile } from '../../src/state/state-file';
 import type { WorkerIdClaim } from '../../src/worker-id/claim';
-import { ETCD_CAPABILITIES } from '../../src/worker-id/etcd-claim';
+import { ETCD_CAPABILITIES } from '../../src/worker-id/etcd/etcd-claim';
 import { FakeClock, fastForwardScheduler } from '../helpers/fake-clock';
 import { tempStateDir } from '../helpers/server';
 

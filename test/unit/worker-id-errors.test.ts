@@ -10,8 +10,8 @@ import {
   type ErrorCode,
   type SnowflakeError,
 } from '../../src/errors';
-import { EtcdLeaseNotFoundError } from '../../src/worker-id/etcd-port';
-import { isTransientEtcdError } from '../../src/worker-id/etcd3-adapter';
+import { EtcdLeaseNotFoundError } from '../../src/worker-id/etcd/etcd-port';
+import { isTransientEtcdError } from '../../src/worker-id/etcd/etcd3-adapter';
 
 describe('worker-ID coordination errors', () => {
   it.each<[SnowflakeError, ErrorCode]>([

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { NodeId } from '../core/codec';
-import { redactCredentials } from '../redact';
+import type { NodeId } from '../../core/codec';
+import { redactCredentials } from '../../redact';
 import {
   CoordinationDataError,
   CoordinationError,
@@ -8,9 +8,9 @@ import {
   SnowflakeError,
   WorkerIdsExhaustedError,
   WorkerLeaseLostError,
-} from '../errors';
-import { realTimers, type Timers } from '../timers';
-import type { ClaimCapabilities, WorkerIdClaim } from './claim';
+} from '../../errors';
+import { realTimers, type Timers } from '../../timers';
+import type { ClaimCapabilities, WorkerIdClaim } from '../claim';
 import { DEFAULT_ETCD_PREFIX, DEFAULT_LEASE_TTL_SECONDS, MAX_LEASE_TTL_SECONDS } from './etcd-limits';
 import { EtcdLeaseNotFoundError, type EtcdHolderGuard, type EtcdKv, type EtcdPort } from './etcd-port';
 import { defaultFenceMarginMs, LeaseFence } from './fence';

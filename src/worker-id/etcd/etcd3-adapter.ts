@@ -11,8 +11,8 @@ import {
   type IOptions,
   type ITxnResponse,
 } from 'etcd3';
-import { CoordinationDataError, CoordinationError, InvalidConfigError } from '../errors';
-import { redactCredentials, urlSecrets } from '../redact';
+import { CoordinationDataError, CoordinationError, InvalidConfigError } from '../../errors';
+import { redactCredentials, urlSecrets } from '../../redact';
 import {
   EtcdLeaseNotFoundError,
   type EtcdClaimTxn,
