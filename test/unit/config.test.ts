@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { helpText, loadConfig, SECRET_VARIABLES, VARIABLE_DOCS, type Config } from '../../src/config';
 import { DEFAULT_LAYOUT, layoutEndMs } from '../../src/core/layout';
 import { InvalidConfigError } from '../../src/errors';
+import { WORKER_ID_SOURCES } from '../../src/worker-id/registry';
 
 const NOW = Date.UTC(2026, 10, 25, 12);
 
@@ -483,6 +484,86 @@ describe('SNOWFLAKE_WORKER_ID_SOURCE=etcd', () => {
     expect(errorOf({ SNOWFLAKE_ETCD_ENDPOINTS: 'http://127.0.0.1:2379' })).toMatch(
       /SNOWFLAKE_ETCD_ENDPOINTS: only used with SNOWFLAKE_WORKER_ID_SOURCE=etcd/,
     );
+  });
+});
+
+describe('worker-ID sources: each parses its own variables', () => {
+  const owned = WORKER_ID_SOURCES.flatMap((source) =>
+    Object.keys(source.variables).map((name) => [name, source.name] as const),
+  );
+  const names = VARIABLE_DOCS.map((d) => d.name);
+
+  it('lists each source in SNOWFLAKE_WORKER_ID_SOURCE, the first as the default', () => {
+    const doc = VARIABLE_DOCS.find((d) => d.name === 'SNOWFLAKE_WORKER_ID_SOURCE');
+    expect(doc).toMatchObject({ defaultValue: 'static', allowed: 'static, ordinal, etcd' });
+    for (const source of WORKER_ID_SOURCES) expect(doc?.description).toContain(`${source.name}: `);
+  });
+
+  it("puts every source's variables in the table once, right after SNOWFLAKE_WORKER_ID_SOURCE", () => {
+    expect(new Set(names).size).toBe(names.length);
+    const at = names.indexOf('SNOWFLAKE_WORKER_ID_SOURCE');
+    expect(names.slice(at + 1, at + 1 + owned.length)).toEqual(owned.map(([name]) => name));
+    expect(owned.map(([name]) => name)).toEqual(
+      expect.arrayContaining(['SNOWFLAKE_ORDINAL', 'SNOWFLAKE_ETCD_ENDPOINTS', 'SNOWFLAKE_ETCD_PASSWORD']),
+    );
+  });
+
+  /** An environment under which `source` itself is valid. */
+  const valid: Record<string, Record<string, string>> = {
+    static: { SNOWFLAKE_WORKER_ID: '1' },
+    ordinal: { SNOWFLAKE_WORKER_ID_SOURCE: 'ordinal', HOSTNAME: 'snowflake-1' },
+    etcd: { SNOWFLAKE_WORKER_ID_SOURCE: 'etcd', SNOWFLAKE_ETCD_ENDPOINTS: 'http://127.0.0.1:2379' },
+  };
+  /** A value each source variable's schema accepts (whatever the source). */
+  const accepted: Record<string, string> = {
+    SNOWFLAKE_ETCD_ENDPOINTS: 'http://127.0.0.1:2379',
+    SNOWFLAKE_ETCD_PREFIX: '/x/',
+    SNOWFLAKE_ETCD_LEASE_TTL_S: '5',
+    SNOWFLAKE_ORDINAL: '1',
+  };
+
+  it.each(
+    WORKER_ID_SOURCES.flatMap((selected) =>
+      owned
+        .filter(([, owner]) => owner !== selected.name)
+        .map(([name, owner]) => [name, owner, selected.name]),
+    ),
+  )(
+    'GIVEN %s (read by the %s source) with the %s source THEN boot fails instead of ignoring it',
+    (name, owner, selected) => {
+      expect(errorOf({ ...valid[selected], [name]: accepted[name] ?? 'x' })).toContain(
+        `${name}: only used with SNOWFLAKE_WORKER_ID_SOURCE=${owner}; remove it or set the source`,
+      );
+    },
+  );
+
+  it.each(Object.entries(valid))(
+    'GIVEN a valid %s environment THEN it is accepted as that source',
+    (source, env) => {
+      expect(load(env).config.workerId.source).toBe(source);
+    },
+  );
+
+  it('GIVEN an ordinal within 6 worker bits THEN the ordinal source checks it against the layout, not 5 bits', () => {
+    const env = { SNOWFLAKE_WORKER_ID_SOURCE: 'ordinal', HOSTNAME: 'snowflake-40' };
+    expect(errorOf(env)).toContain(
+      'ordinal 40 (from hostname "snowflake-40") is beyond the worker range 0 to 31',
+    );
+    const { config } = load({ ...env, SNOWFLAKE_WORKER_BITS: '6', SNOWFLAKE_SEQUENCE_BITS: '11' });
+    expect(config.workerId).toEqual({ source: 'ordinal', datacenterId: 0, workerId: 40 });
+  });
+
+  it("GIVEN a source's problem next to others THEN every one is reported at once", () => {
+    const message = errorOf({
+      SNOWFLAKE_WORKER_ID_SOURCE: 'etcd',
+      SNOWFLAKE_ETCD_USERNAME: 'u',
+      SNOWFLAKE_ORDINAL: '1',
+      SNOWFLAKE_TLS_CERT_FILE: '/c',
+    });
+    expect(message).toContain('SNOWFLAKE_ETCD_ENDPOINTS: required with SNOWFLAKE_WORKER_ID_SOURCE=etcd');
+    expect(message).toContain('SNOWFLAKE_ETCD_USERNAME/SNOWFLAKE_ETCD_PASSWORD: give both');
+    expect(message).toContain('SNOWFLAKE_ORDINAL: only used with SNOWFLAKE_WORKER_ID_SOURCE=ordinal');
+    expect(message).toContain('SNOWFLAKE_TLS_CERT_FILE/SNOWFLAKE_TLS_KEY_FILE: give both');
   });
 });
 
