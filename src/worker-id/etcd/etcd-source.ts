@@ -56,14 +56,10 @@ export function retryUnansweredCalls(err: unknown): EtcdAttemptFailure {
 export function etcdWorkerIdSource(options: EtcdSourceOptions, deps: EtcdSourceDeps): WorkerIdSource {
   const { monotonicNowMs, timers, logger, hooks } = deps;
   const sortFailure = deps.sortFailure ?? retryUnansweredCalls;
-  let target = '';
-  const attempt = async (signal: AbortSignal | undefined): Promise<WorkerIdClaim> => {
-    const port = await deps.openPort();
-    target = port.target;
-    return claimEtcdWorkerIdVia(port, { ...options, monotonicNowMs, timers, logger, signal, hooks });
-  };
   const claim = async (signal: AbortSignal | undefined, retryWindowMs: number): Promise<WorkerIdClaim> => {
     const giveUpAt = monotonicNowMs() + retryWindowMs;
+    // Where the last attempt went, for the retry log line (the port redacts credentials).
+    let target = '';
     // Bounded by the retry window: each attempt is bounded by the claim's own timeouts.
     for (
       let backoffMs: number = RETRY_BACKOFF_MS.first;
@@ -71,7 +67,16 @@ export function etcdWorkerIdSource(options: EtcdSourceOptions, deps: EtcdSourceD
       backoffMs = Math.min(2 * backoffMs, RETRY_BACKOFF_MS.max)
     ) {
       try {
-        return await attempt(signal);
+        const port = await deps.openPort();
+        target = port.target;
+        return await claimEtcdWorkerIdVia(port, {
+          ...options,
+          monotonicNowMs,
+          timers,
+          logger,
+          signal,
+          hooks,
+        });
       } catch (err) {
         if (signal?.aborted === true) throw signal.reason;
         const failure = sortFailure(err);
