@@ -107,7 +107,7 @@ const WAITING_FOR_ETCD =
 
 /**
  * Starts the gRPC server (IdGenerator, health, reflection) and the /metrics endpoint for a validated
- * config. The static and ordinal sources use the configured node. With `workerIdSource` etcd the ports
+ * config. The static and ordinal sources use the configured node. With the etcd source the ports
  * are bound first (readiness NOT_SERVING, liveness SERVING, calls refused with STARTING) and the worker
  * ID is claimed in the background: {@link RunningServer.ready} tells how that ends. Whenever it rejects,
  * it has released what it held (ports, the state-dir lock, the etcd lease).
