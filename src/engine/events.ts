@@ -41,8 +41,9 @@ export type SessionCause = 'start' | 'reclaim';
 export interface EngineObserver extends SessionObserver {
   /**
    * The answer of {@link Supervisor.refusal} changed: `refusal` is why IDs are not issued now, undefined
-   * once they are. Reported when it changes code (checked at every lifecycle step and housekeeping tick),
-   * and once at start.
+   * once they are. Reported once at start, then whenever it changes code: checked at every lifecycle
+   * step, every housekeeping tick, when a call is refused with another code, and when an ID is issued
+   * while a refusal stands.
    */
   availabilityChanged(refusal: RefusalError | undefined): void;
   /** The current claim is held and proven (true), or not (false); reported when it changes. */

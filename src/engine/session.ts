@@ -194,6 +194,7 @@ export class NodeSession {
   async activate(maxWaitMs: number, where: string, signal?: AbortSignal): Promise<void> {
     const giveUpAtMs = this.deps.monotonicNowMs() + maxWaitMs;
     await this.waitForFloor(maxWaitMs, where, signal);
+    this.throwIfClosed();
     let backoffMs = FIRST_WRITE_RETRY_MS;
     // Bounded: every round but the last sleeps ≥ 100 ms within maxWaitMs (≤ 1 h), or gives up.
     for (let attempt = 1; ; attempt++) {
@@ -213,8 +214,13 @@ export class NodeSession {
         backoffMs = Math.min(backoffMs * 2, MAX_FIRST_WRITE_RETRY_MS);
       }
     }
-    if (this.closedBy !== undefined) throw this.closedBy;
+    this.throwIfClosed();
     this.startingReason = undefined;
+  }
+
+  /** A session closed while it activated (its claim lost) ends the activation with its reason. */
+  private throwIfClosed(): void {
+    if (this.closedBy !== undefined) throw this.closedBy;
   }
 
   private async waitForFloor(
@@ -238,7 +244,7 @@ export class NodeSession {
       // Bounded: each sleep lasts at least what is left — or, when `signal` may cut the wait short, a slice
       // of it, so that an abort leaves no long timer behind — so the extra rounds only cover timer jitter.
       const slices = signal === undefined ? 1 : Math.ceil(behindMs / ABORTABLE_SLICE_MS);
-      for (let round = 0; round < slices + 100 && this.behindFloorMs > 0; round++) {
+      for (let round = 0; round < slices + 100 && this.behindFloorMs > 0 && !this.closed; round++) {
         const ms =
           signal === undefined ? this.behindFloorMs : Math.min(this.behindFloorMs, ABORTABLE_SLICE_MS);
         await abortable(this.deps.scheduler.sleep(ms), signal);

@@ -119,7 +119,33 @@ export class Supervisor {
       openStateFile: (node) => options.openStateFile(node),
       maxClockBackwardsMs: options.maxClockBackwardsMs,
       reservationMs: options.reservationMs,
-      observer,
+      // Calls report a change of availability at once (health follows without waiting for the tick):
+      // a refusal with a new code, or an ID issued while a refusal is reported.
+      observer: {
+        issued: (n) => {
+          observer.issued(n);
+          if (this.reportedCode !== null) this.checkAvailability();
+        },
+        refused: (err) => {
+          observer.refused(err);
+          if (this.reportedCode !== err.code) this.checkAvailability();
+        },
+        sequenceExhausted: () => {
+          observer.sequenceExhausted();
+        },
+        stateWriteFailed: (err, where) => {
+          observer.stateWriteFailed(err, where);
+        },
+        foreignStateFileIgnored: (path, fileNode, node) => {
+          observer.foreignStateFileIgnored(path, fileNode, node);
+        },
+        waitingForFloor: (behindMs, floorMs) => {
+          observer.waitingForFloor(behindMs, floorMs);
+        },
+        firstWriteRetry: (err, attempt, retryInMs) => {
+          observer.firstWriteRetry(err, attempt, retryInMs);
+        },
+      },
     };
     // A call waiting across a re-claim stays on the session it started on, whose gate then refuses it.
     this.issuer = {
