@@ -157,7 +157,7 @@ export class NodeSession {
     // Nothing is known to be durable in both stores for this node yet: the first grant waits for a write.
     this.keeper.init(remote === undefined ? fromFile.reservedUntilMs : 0);
     this.issuer = new IdIssuer(this.generator, deps.scheduler, observer, {
-      gate: () => this.refusal(),
+      gate: () => this.gate(),
       extendReservation: () => this.keeper.ensureCovers(),
     });
   }
@@ -178,7 +178,7 @@ export class NodeSession {
   }
 
   /** ms the ID time base still has to advance to pass the floor (≤ 0 when it already has). */
-  get behindFloorMs(): number {
+  private get behindFloorMs(): number {
     return this.floorMs - this.deps.timeBase.peekMs();
   }
 
@@ -267,17 +267,25 @@ export class NodeSession {
    * close), not activated yet (STARTING), the reservation neither durable ahead of the time base nor
    * writable (RESERVATION_UNAVAILABLE), the claim's lease not proven (WORKER_LEASE_LOST), the wall clock
    * too far behind (CLOCK_SKEW), the clock behind the last issued tick beyond the bound
-   * (CLOCK_MOVED_BACKWARDS), or past the layout's range (TIME_OVERFLOW). The issuer asks it before every
-   * grant and health reads it through the supervisor: the one answer to "may IDs be issued now".
-   * Reads the clocks, grants nothing.
+   * (CLOCK_MOVED_BACKWARDS), or past the layout's range (TIME_OVERFLOW). Health reads it through the
+   * supervisor; the issuer asks its first part before every grant, and the generator's grant answers
+   * the clock part itself in the same synchronous step (with the same errors). Reads the clocks, grants
+   * nothing.
    */
   refusal(): RefusalError | undefined {
-    if (this.closedBy !== undefined) return this.closedBy;
-    if (this.startingReason !== undefined) return new StartingError(this.startingReason);
+    const blocked = this.gate();
+    if (blocked !== undefined) return blocked;
     const { timeBase } = this.deps;
     const nowMs = timeBase.peekMs();
+    return timeBase.refusal() ?? this.generator.probe(nowMs);
+  }
+
+  /** The part of {@link NodeSession.refusal} that does not depend on the clock: asked before every grant. */
+  private gate(): RefusalError | undefined {
+    if (this.closedBy !== undefined) return this.closedBy;
+    if (this.startingReason !== undefined) return new StartingError(this.startingReason);
     const { failure, reservedUntilMs } = this.keeper;
-    if (failure !== undefined && reservedUntilMs <= nowMs) {
+    if (failure !== undefined && reservedUntilMs <= this.deps.timeBase.peekMs()) {
       // Housekeeping retries the write (maybeRenew); until one lands there is nothing durable to issue under.
       return new ReservationUnavailableError(
         `cannot persist the timestamp reservation to ${this.stateFile.path}: ${failure.message}; refusing to ` +
@@ -292,6 +300,6 @@ export class NodeSession {
           'rather than risk a duplicate',
       );
     }
-    return timeBase.refusal() ?? this.generator.probe(nowMs);
+    return undefined;
   }
 }
