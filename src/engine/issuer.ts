@@ -1,27 +1,22 @@
 import type { Allocation, Generator, Wait } from '../core/generator';
 import { CancelledError, RefusalError } from '../errors';
-import { PreciseTimer } from '../precise-timer';
 import type { IssuerObserver } from './events';
 
-/** How the issuer waits without blocking the event loop; injected so tests can drive a fake clock. */
+/**
+ * How the issuer waits without blocking the event loop; injected (production: `timerScheduler` of
+ * src/precise-timer.ts) so tests and the simulation drive a fake clock.
+ */
 export interface Scheduler {
   /** Resolves after about `ms` ms (may be fractional; ≤ 0 means "yield once"). */
   sleep(ms: number): Promise<void>;
 }
 
-/**
- * Waits on real timers, ending within about 0.1–0.3 ms after the deadline without keeping the event
- * loop busy (see {@link PreciseTimer}). The precision matters: a tick's sequence that no waiting call
- * picks up before the tick ends is lost throughput, and a plain setTimeout(1) per waiting batch left
- * 30–40 % of the ms unused under BatchIds load.
- */
-export const timerScheduler: Scheduler = new PreciseTimer();
-
 /** Tuning for {@link IdIssuer}. */
 export interface IssuerOptions {
   /**
-   * Why no ID may be issued now, checked before every grant (the session's refusal: still starting, lease
-   * lost, reservation unavailable, clock refusing); undefined to go ahead.
+   * Why no ID may be issued now, checked before every grant (the session's: closed, still starting,
+   * reservation unavailable, lease not proven); undefined to go ahead. The generator answers for the
+   * clock itself, in the same step.
    */
   readonly gate: () => RefusalError | undefined;
   /** Called when the generator reaches the reservation ceiling; resolves once it is extended, rejects with a RefusalError otherwise. */
