@@ -71,10 +71,10 @@ type Phase = 'starting' | 'serving' | 'reclaiming' | 'stopping';
  * may be issued now is {@link Supervisor.refusal}, the one answer that per-call gates and health share.
  */
 export class Supervisor {
-  /** The ID time base of the process: one for every session, so it carries over a re-claim. */
-  readonly timeBase: TimeBase;
   /** Where calls get IDs: the current session's issuer, or a refusal ({@link refusal}) without one. */
   readonly issuer: IdSource;
+  /** The ID time base of the process: one for every session, so it carries over a re-claim. */
+  private readonly timeBase: TimeBase;
   private readonly options: SupervisorOptions;
   private readonly observer: EngineObserver;
   private readonly deps: SessionDeps;
