@@ -71,6 +71,37 @@ export default tseslint.config(
     },
   },
   {
+    // The engine runs on injected clocks, timers and schedulers: the simulation drives the real supervisor
+    // on simulated time, where a real timer or clock read would escape it.
+    files: ['src/engine/**'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        'setTimeout',
+        'setInterval',
+        'setImmediate',
+        'clearTimeout',
+        'clearInterval',
+        'clearImmediate',
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']",
+          message: 'The engine reads time only through its injected clocks.',
+        },
+        {
+          selector: "CallExpression[callee.object.name='performance'][callee.property.name='now']",
+          message: 'The engine reads time only through its injected clocks.',
+        },
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'The engine reads time only through its injected clocks.',
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.mjs', '**/*.js'],
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: { globals: { module: 'writable', require: 'readonly', __dirname: 'readonly' } },

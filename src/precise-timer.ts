@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import type { Scheduler } from './engine/issuer';
 
 /**
  * The helper thread: for each deadline it receives (monotonic ms), it sleeps on a futex until then
@@ -101,3 +102,11 @@ export class PreciseTimer {
     return helper;
   }
 }
+
+/**
+ * The production {@link Scheduler}: waits on real timers, ending within about 0.1–0.3 ms after the
+ * deadline without keeping the event loop busy. The precision matters: a tick's sequence that no
+ * waiting call picks up before the tick ends is lost throughput, and a plain setTimeout(1) per waiting
+ * batch left 30–40 % of the ms unused under BatchIds load.
+ */
+export const timerScheduler: Scheduler = new PreciseTimer();

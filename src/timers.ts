@@ -16,3 +16,14 @@ export const realTimers: Timers = {
     clearTimeout(timer as NodeJS.Timeout | undefined);
   },
 };
+
+/**
+ * Timers on Node's `setTimeout` that do not keep the process alive (unref'd): for background work that
+ * may still be pending when everything else has ended (housekeeping, re-claim backoffs, write timeouts).
+ */
+export const backgroundTimers: Timers = {
+  after: (ms, fn) => setTimeout(fn, Math.max(0, ms)).unref(),
+  cancel: (timer) => {
+    clearTimeout(timer as NodeJS.Timeout | undefined);
+  },
+};

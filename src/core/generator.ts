@@ -29,8 +29,6 @@ export interface Wait {
 
 /** Synchronous notifications for metrics and logs; called at most once per event. */
 export interface GeneratorObserver {
-  /** The clock read earlier than at the previous read, by `stepMs` ms (tick resolution). */
-  clockBackwards?(stepMs: number): void;
   /** The sequence of `tick` ran out; callers now wait for the next tick. */
   sequenceExhausted?(tick: number): void;
 }
@@ -59,7 +57,6 @@ export class Generator {
   private readonly maxTick: number;
   private lastTick = -1;
   private nextSequence = 0;
-  private lastObservedTick = -Infinity;
   private exhaustedTick = -1;
   private ceilingTick = Infinity;
   /** The tick whose first ID is cached below: computed once per tick, not once per ID. */
@@ -121,11 +118,6 @@ export class Generator {
   allocate(max: number): Allocation | Wait {
     const now = this.clock.nowMs();
     const tick = this.tickAt(now);
-    if (tick < this.lastObservedTick) {
-      this.observer.clockBackwards?.((this.lastObservedTick - tick) * this.codec.layout.timeUnitMs);
-    }
-    this.lastObservedTick = tick;
-
     if (tick > this.lastTick) {
       if (tick >= this.ceilingTick) return { kind: 'wait', reason: 'reservation', ms: 0 };
       this.lastTick = tick;
@@ -174,13 +166,12 @@ export class Generator {
   }
 
   /**
-   * Reads the clock and returns the refusal {@link allocate} would throw now (clock behind beyond the
-   * bound, time range over, clock refusing), or undefined when IDs can be issued, possibly after a short
-   * wait. Grants nothing.
+   * The refusal {@link allocate} would throw if its clock read `now` (Unix ms): clock behind the last
+   * issued tick beyond the bound, or outside the layout's time range; undefined when IDs can be issued,
+   * possibly after a short wait. Reads no clock and grants nothing.
    */
-  probe(): RefusalError | undefined {
+  probe(now: number): RefusalError | undefined {
     try {
-      const now = this.clock.nowMs();
       const tick = this.tickAt(now);
       if (tick < this.lastTick) this.behindMs(now);
       return undefined;

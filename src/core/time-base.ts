@@ -93,16 +93,24 @@ export class TimeBase implements Clock {
   /** Current ID time in Unix ms; throws {@link ClockSkewError} while the wall clock is too far behind. */
   nowMs(): number {
     const now = this.check();
-    if (this.refusing) {
-      throw new ClockSkewError(
-        `wall clock is ${Math.round(-this.lastSkewMs)} ms behind the ID time base, more than ` +
-          `SNOWFLAKE_MAX_CLOCK_SKEW_MS=${this.maxSkewMs}; refusing to issue IDs until the wall clock passes ` +
-          `${new Date(this.highestReturnedMs).toISOString()}, the latest time already used`,
-        { behindMs: String(Math.round(-this.lastSkewMs)), maxSkewMs: String(this.maxSkewMs) },
-      );
-    }
+    const refusal = this.refusal();
+    if (refusal !== undefined) throw refusal;
     if (now > this.highestReturnedMs) this.highestReturnedMs = now;
     return now;
+  }
+
+  /**
+   * The {@link ClockSkewError} that {@link TimeBase.nowMs} would throw as of the latest reading (by nowMs
+   * or {@link TimeBase.peekMs}), or undefined while readings are served. Reads no clock.
+   */
+  refusal(): ClockSkewError | undefined {
+    if (!this.refusing) return undefined;
+    return new ClockSkewError(
+      `wall clock is ${Math.round(-this.lastSkewMs)} ms behind the ID time base, more than ` +
+        `SNOWFLAKE_MAX_CLOCK_SKEW_MS=${this.maxSkewMs}; refusing to issue IDs until the wall clock passes ` +
+        `${new Date(this.highestReturnedMs).toISOString()}, the latest time already used`,
+      { behindMs: String(Math.round(-this.lastSkewMs)), maxSkewMs: String(this.maxSkewMs) },
+    );
   }
 
   /** Current base time in Unix ms without refusing or recording it (for gauges and reservations). */

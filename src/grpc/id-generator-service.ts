@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { BatchSizeError, MalformedRequestError, SnowflakeError, toGrpcStatus } from '../errors';
 import { formatRfc3339, type IdCodec, type NodeId } from '../core/codec';
-import type { IdSource } from '../issuer';
+import type { IdSource } from '../engine/issuer';
 import type { BatchIdsRequest__Output } from '../generated/snowflake/v1/BatchIdsRequest';
 import type { DecodeIdRequest__Output } from '../generated/snowflake/v1/DecodeIdRequest';
 import type { DecodeIdResponse } from '../generated/snowflake/v1/DecodeIdResponse';

@@ -33,7 +33,7 @@ export interface KeeperOptions {
 
 /** Notifications for logs and metrics. */
 export interface KeeperEvents {
-  written?(untilMs: number): void;
+  /** A write failed, or has run longer than `writeTimeoutMs`. */
   failed?(err: Error): void;
 }
 
@@ -168,7 +168,6 @@ export class ReservationKeeper {
         this.persistedMs = untilMs;
         this.lastError = undefined;
         this.target.setCeiling(untilMs);
-        this.events.written?.(untilMs);
       },
       (err: unknown) => {
         this.lastError = err instanceof Error ? err : new Error(String(err));

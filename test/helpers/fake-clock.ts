@@ -1,5 +1,5 @@
 import type { Clock } from '../../src/core/clock';
-import type { Scheduler } from '../../src/issuer';
+import type { Scheduler } from '../../src/engine/issuer';
 
 /** A clock that only moves when told to. */
 export class FakeClock implements Clock {

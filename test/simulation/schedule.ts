@@ -13,7 +13,11 @@ import { count, type Counters, type World } from './world';
  * hundred seeds (simulation.test.ts). Names are the `--broken` values of `npm run simulate`.
  */
 export const BROKEN = {
-  /** Sessions ignore every earlier reservation (floor 0): a restart with the clock behind repeats IDs. */
+  /**
+   * Sessions find no earlier reservation, neither the state file's nor the coordinator's: a restart with
+   * the clock behind repeats IDs. (The re-claim's floor at what the process issued is the supervisor's
+   * own: it is a source mutant, not a composition.)
+   */
   'no-floor': { composition: { restoreFloor: false } },
   /** The floor ignores the coordinator's reservation: a worker ID moving to a machine behind repeats IDs. */
   'no-coordinator-floor': { composition: { coordinatorFloor: false } },
@@ -220,7 +224,6 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
       break;
     }
   }
-  for (const m of machines) m.closeAll();
   return {
     seed,
     mode,

@@ -1,18 +1,16 @@
 import pino from 'pino';
 import type { IdCodec, NodeId } from '../../src/core/codec';
 import type { Allocation, Generator } from '../../src/core/generator';
-import { TimeBase } from '../../src/core/time-base';
+import type { EngineObserver } from '../../src/engine/events';
+import type { Scheduler } from '../../src/engine/issuer';
+import type { LocalReservationFile, NodeSession } from '../../src/engine/session';
+import { Supervisor } from '../../src/engine/supervisor';
 import { CancelledError, RefusalError, SnowflakeError } from '../../src/errors';
-import type { IdIssuer, Scheduler } from '../../src/issuer';
-import { createMetrics, type Metrics } from '../../src/metrics/metrics';
-import { NodeSession, type LocalReservationFile, type SessionDeps } from '../../src/session';
 import type { Timers } from '../../src/timers';
-import { fixedClaim, type WorkerIdClaim } from '../../src/worker-id/claim';
-import {
-  claimEtcdWorkerIdVia,
-  etcdReservationKey,
-  type EtcdWorkerIdClaim,
-} from '../../src/worker-id/etcd/etcd-claim';
+import { fixedSource, type WorkerIdClaim, type WorkerIdSource } from '../../src/worker-id/claim';
+import { etcdReservationKey, type EtcdWorkerIdClaim } from '../../src/worker-id/etcd/etcd-claim';
+import { etcdWorkerIdSource } from '../../src/worker-id/etcd/etcd-source';
+import { batchOf } from '../helpers/batch';
 import type { InvariantChecker } from './checker';
 import type { SimTimer } from './event-loop';
 import { SimDisk } from './sim-disk';
@@ -21,12 +19,13 @@ import { SimEtcdPort } from './sim-etcd-port';
 import { count, type World } from './world';
 
 /**
- * What a process hands each NodeSession. Correct: everything as startServer does. Each rule can be
- * broken (by wrapping the claim or the state file the session gets) to check that the simulation
- * notices: see `BROKEN` in schedule.ts.
+ * What the world hands a process's supervisor. Correct: the real claim and state file. Each rule can be
+ * broken by wrapping the claims its worker-ID source returns, or the state file it opens, to check that
+ * the simulation notices: see `BROKEN` in schedule.ts. (Rules inside the supervisor, such as the re-claim
+ * floor, cannot be broken from here: `npm run mutants` changes the source for those.)
  */
 export interface Composition {
-  /** The session gets the state file's reservation and this process's earlier sessions' (notBeforeMs). */
+  /** The session reads the state file's reservation (else it finds none) and the coordinator's. */
   readonly restoreFloor: boolean;
   /** The session gets the coordinator's reservation left by earlier holders of the worker ID. */
   readonly coordinatorFloor: boolean;
@@ -72,10 +71,6 @@ export interface Cluster {
 }
 
 const PREFIX = '/snowflake/';
-/** startServer's housekeeping period, ms. */
-const HOUSEKEEPING_MS = 100;
-/** startServer's re-claim backoff, ms. */
-const RECLAIM_BACKOFF_MS = { first: 500, max: 10_000 } as const;
 /** Shortest simulated sleep, ms. */
 const MIN_SLEEP_MS = 0.001;
 /** A stop that has not finished after this is ended by SIGKILL (Kubernetes' grace period, scaled). */
@@ -179,11 +174,6 @@ export class Machine {
     proc.serve(n);
   }
 
-  /** Closes the issuers' background timers (the only real timers of the modules driven). */
-  closeAll(): void {
-    this.process?.closeIssuers();
-  }
-
   /** After a failed start: exit 1, and the supervisor restarts the process later. */
   exitAndRestart(proc: Process): void {
     if (this.process !== proc || !proc.alive) return;
@@ -205,7 +195,7 @@ export class Machine {
   }
 }
 
-/** A held worker ID: the real NodeSession and what the checker needs to know about it. */
+/** A session of a process, as the checker names it. */
 interface Held {
   readonly session: NodeSession;
   /** `m<machine>#<process>.s<session> w<worker>`, for messages. */
@@ -213,31 +203,26 @@ interface Held {
 }
 
 /**
- * One process of the service, composed as startServer does (startServer itself binds gRPC and HTTP
- * ports and a lock file, so its wiring is mirrored here, not called): one TimeBase (wall + monotonic)
- * for the process; a real {@link NodeSession} per held worker ID, built from the claim, the simulated
- * state file and the floor; a 100 ms housekeeping timer renewing the reservation; on a lost claim, a
- * re-claim loop with backoff; stop = drain, final reservation, release.
+ * One process of the service: the real {@link Supervisor} (claim → session → housekeeping → loss →
+ * re-claim → stop, all of it src/engine/supervisor.ts) on this process's clocks and timers, the
+ * machine's simulated state file and a worker-ID source over the simulated etcd. What stays here is
+ * what startServer and main do around it (the boot sequence, exit on a failed start, the drain of calls
+ * in flight, which is the gRPC layer's) and the checker's hooks on every session the supervisor opens.
  */
 export class Process {
   alive = true;
   stopping = false;
   readonly label: string;
-  held: Held | undefined;
-  readonly scheduler: Scheduler;
-  /** This process's timers, as the etcd claim gets them: {@link Process.after} and cancel. */
-  readonly timers: Timers;
-  readonly timeBase: TimeBase;
+  readonly supervisor: Supervisor;
   readonly cluster: Cluster;
   readonly machine: Machine;
   private readonly bootAtMs: number;
   private readonly monoOriginMs: number;
-  private readonly issuers: IdIssuer[] = [];
-  private readonly deps: SessionDeps;
+  /** The sessions the supervisor opened, with their labels. */
+  private readonly held = new Map<NodeSession, Held>();
+  /** Lease ID behind each claim handed to the supervisor (etcd mode), for the lease check. */
+  private readonly leaseIds = new WeakMap<WorkerIdClaim, number>();
   private sessions = 0;
-  private housekeeping: SimTimer | undefined;
-  private reclaiming: Promise<void> | undefined;
-  private wakeReclaim: (() => void) | undefined;
   private inFlight = 0;
   private readonly cancellers = new Set<() => void>();
   private drained: (() => void) | undefined;
@@ -249,47 +234,27 @@ export class Process {
     this.label = `m${machine.id}#${incarnation}`;
     this.bootAtMs = world.loop.now;
     this.monoOriginMs = world.rng.range(0, 50);
-    this.scheduler = {
+    const scheduler: Scheduler = {
       sleep: (ms) =>
         new Promise<void>((resolve) => {
           // Real waits always let some time pass; a zero wait here could spin at one instant.
           this.after(Math.max(MIN_SLEEP_MS, ms), resolve);
         }),
     };
-    this.timers = {
-      after: (ms, fn) => this.after(ms, fn),
-      cancel: (timer) => {
-        world.loop.cancel(timer as SimTimer | undefined);
-      },
-    };
-    this.timeBase = new TimeBase(
-      { wallMs: () => machine.wallMs(), monotonicMs: () => this.monotonicMs() },
-      settings.maxClockSkewMs,
-    );
     const rules = settings.composition;
-    this.deps = {
+    this.supervisor = new Supervisor({
+      source: this.source(),
       codec: settings.codec,
-      timeBase: this.timeBase,
-      monotonicNowMs: () => this.monotonicMs(),
-      scheduler: this.scheduler,
-      writeTimeout: (ms) => this.scheduler.sleep(ms),
-      openStateFile: (node) => this.stateFile(node, rules.restoreFloor),
+      clockSources: { wallMs: () => machine.wallMs(), monotonicMs: () => this.monotonicMs() },
+      maxClockSkewMs: settings.maxClockSkewMs,
       maxClockBackwardsMs: settings.maxClockBackwardsMs,
       reservationMs: settings.reservationMs,
-      metrics: sharedMetrics(),
-      logger: SILENT,
-      availabilityChanged: () => undefined,
-    };
-  }
-
-  /** The current session, if any. */
-  get session(): NodeSession | undefined {
-    return this.held?.session;
-  }
-
-  /** Stopping or dead (a method, so the type checker re-reads it after every await). */
-  halted(): boolean {
-    return this.stopping || !this.alive;
+      maxStartupWaitMs: settings.maxStartupWaitMs,
+      scheduler,
+      timers: this.timers(),
+      openStateFile: (node) => this.stateFile(node, rules.restoreFloor),
+      observer: this.observer(),
+    });
   }
 
   /** A line in the --trace log. */
@@ -304,46 +269,37 @@ export class Process {
   }
 
   /** A timer of this process: `fn` runs after `ms` monotonic ms, unless the process has died. */
-  after(ms: number, fn: () => void, settles = true): SimTimer {
+  after(ms: number, fn: () => void): SimTimer {
     const { world } = this.cluster;
     return world.loop.after(ms / this.machine.monoRate, () => {
       if (!this.alive) return;
-      if (settles) world.dirty = true;
+      world.dirty = true;
       fn();
     });
   }
 
-  /** Boot, as startServer + main: claim, first session, housekeeping, activate; exit 1 if that fails. */
+  /** Boot, as startServer + main: first claim, then serving; stop and exit 1 if that fails. */
   async start(): Promise<void> {
-    const { world, settings } = this.cluster;
-    let claim: WorkerIdClaim | undefined;
     try {
-      claim = await this.acquireClaim();
+      await this.supervisor.open();
       if (!this.alive) return;
-      const held = this.newSession(claim, 0);
-      this.watchLoss(held);
-      this.scheduleHousekeeping();
-      await held.session.activate(settings.maxStartupWaitMs, 'in the simulated state file');
-      count(world.counters, 'event.started');
-      this.log(`serving as ${held.label}`);
+      await this.supervisor.start();
     } catch (err) {
-      if (!this.alive) return;
-      count(world.counters, `event.start failed: ${codeOf(err)}`);
+      // A stop that came first ends the start on its own (main: a signal's stop exits).
+      if (!this.alive || this.stopping) return;
+      count(this.cluster.world.counters, `event.start failed: ${codeOf(err)}`);
       this.log(`start failed: ${String(err)}`);
-      if (this.held === undefined) await claim?.release();
-      else await this.stop();
+      await this.stop();
       this.machine.exitAndRestart(this);
     }
   }
 
-  /** Serves one call on the current session's issuer, as the gRPC handlers do. */
+  /** Serves one call through the supervisor's issuer, as the gRPC handlers do. */
   serve(n: number): void {
-    const held = this.held;
     const { world, checker } = this.cluster;
-    if (held === undefined) {
-      count(world.counters, 'refused.STARTING');
-      return;
-    }
+    const current = this.supervisor.session;
+    // The issuer routes the call to this session (or refuses it without one) in this same step.
+    const held = current === undefined ? undefined : this.held.get(current);
     world.dirty = true;
     let cancelled = false;
     const cancel = (): void => {
@@ -352,20 +308,21 @@ export class Process {
     const isCancelled = (): boolean => cancelled;
     this.inFlight++;
     this.cancellers.add(cancel);
-    const { issuer } = held.session;
+    const { issuer } = this.supervisor;
     const call: Promise<bigint[]> =
-      n === 1 ? issuer.next(isCancelled).then((id) => [id]) : issuer.batch(n, isCancelled);
+      n === 1 ? issuer.next(isCancelled).then((id) => [id]) : batchOf(issuer, n, isCancelled);
     call
       .then(
         (ids) => {
-          this.checkDelivered(held, ids, n);
+          if (held === undefined) checker.fail('delivery', `${this.label}: IDs issued without a session`);
+          else this.checkDelivered(held, ids, n);
           count(world.counters, 'calls.ok');
         },
         (err: unknown) => {
           if (err instanceof RefusalError || err instanceof CancelledError) {
             count(world.counters, `refused.${err.code}`);
           } else {
-            checker.fail('error', `${held.label}: call failed with ${String(err)}`);
+            checker.fail('error', `${held?.label ?? this.label}: call failed with ${String(err)}`);
           }
         },
       )
@@ -377,69 +334,125 @@ export class Process {
       .catch(() => undefined);
   }
 
-  /** Graceful stop, as RunningServer.stop: drain (bounded), final reservation if serving, release. */
+  /** Graceful stop, as RunningServer.stop: the supervisor's stop around the drain of calls in flight. */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    this.wakeReclaim?.();
-    this.cluster.world.loop.cancel(this.housekeeping);
-    if (this.inFlight > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = this.after(this.cluster.settings.shutdownTimeoutMs, () => {
-          count(this.cluster.world.counters, 'event.shutdown forced');
-          for (const cancel of this.cancellers) cancel();
-          resolve();
-        });
-        this.drained = () => {
-          this.cluster.world.loop.cancel(timer);
-          this.cluster.world.dirty = true;
-          resolve();
-        };
-      });
-    }
-    await this.reclaiming;
-    const last = this.session;
-    if (last === undefined) return;
-    const wasActive = last.active;
-    last.close();
-    if (wasActive && last.leaseValid) await last.keeper.finalize();
-    await last.claim.release();
+    await this.supervisor.stop(() => this.drain());
   }
 
-  /** kill -9 or exit: nothing of this process runs any more. */
+  /** kill -9 or exit: nothing of this process runs any more (its timers and etcd calls check `alive`). */
   die(): void {
     this.log('exits');
     this.alive = false;
-    this.closeIssuers();
   }
 
-  /** Clears the issuers' recovery timers (real setTimeout; see README.md). */
-  closeIssuers(): void {
-    for (const issuer of this.issuers) issuer.close();
+  /** Waits for the calls in flight, as the gRPC layer's drain: cut after the shutdown timeout. */
+  private drain(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    const { world, settings } = this.cluster;
+    return new Promise<void>((resolve) => {
+      const timer = this.after(settings.shutdownTimeoutMs, () => {
+        count(world.counters, 'event.shutdown forced');
+        for (const cancel of this.cancellers) cancel();
+        resolve();
+      });
+      this.drained = () => {
+        world.loop.cancel(timer);
+        world.dirty = true;
+        resolve();
+      };
+    });
+  }
+
+  /** This process's timers, as the supervisor and the etcd claim get them: {@link Process.after} and cancel. */
+  private timers(): Timers {
+    const { loop } = this.cluster.world;
+    return {
+      after: (ms, fn) => this.after(ms, fn),
+      cancel: (timer) => {
+        loop.cancel(timer as SimTimer | undefined);
+      },
+    };
   }
 
   /**
-   * A worker ID: the configured one (static), or one claimed from etcd by the real claim
-   * (src/worker-id/etcd-claim.ts) over this machine's link, on this process's clock and timers.
+   * The worker-ID source: the configured worker ID (static), or the real etcd source
+   * (src/worker-id/etcd/etcd-source.ts: retries within the window, then the real claim) over this machine's
+   * link, on this process's clock and timers, its claims wrapped per the composition.
    */
-  acquireClaim(): Promise<WorkerIdClaim> {
+  private source(): WorkerIdSource {
     const { settings, world, etcd } = this.cluster;
     if (settings.mode === 'static') {
-      return Promise.resolve(
-        fixedClaim({ datacenterId: settings.datacenterId, workerId: this.machine.staticWorkerId }),
+      return fixedSource(
+        { datacenterId: settings.datacenterId, workerId: this.machine.staticWorkerId },
+        'static',
       );
     }
-    const port = new SimEtcdPort(world, etcd, this.machine.link, () => this.alive);
-    return claimEtcdWorkerIdVia(port, {
-      prefix: PREFIX,
-      leaseTtlSeconds: settings.ttlMs / 1000,
-      datacenterId: settings.datacenterId,
-      workerBits: settings.codec.layout.workerBits,
-      owner: this.label,
-      monotonicNowMs: () => this.monotonicMs(),
-      timers: this.timers,
-      logger: SILENT,
-    });
+    const real = etcdWorkerIdSource(
+      {
+        prefix: PREFIX,
+        leaseTtlSeconds: settings.ttlMs / 1000,
+        datacenterId: settings.datacenterId,
+        workerBits: settings.codec.layout.workerBits,
+        owner: this.label,
+      },
+      {
+        monotonicNowMs: () => this.monotonicMs(),
+        timers: this.timers(),
+        logger: SILENT,
+        openPort: () => Promise.resolve(new SimEtcdPort(world, etcd, this.machine.link, () => this.alive)),
+      },
+    );
+    return {
+      name: real.name,
+      capabilities: real.capabilities,
+      workerIdDefaulted: real.workerIdDefaulted,
+      claim: async (signal, retryWindowMs) => {
+        // The etcd source's claims are EtcdWorkerIdClaims; the checker needs the lease ID.
+        const claim = (await real.claim(signal, retryWindowMs)) as EtcdWorkerIdClaim;
+        const composed = composeClaim(claim, settings.composition);
+        this.leaseIds.set(composed, Number(claim.leaseId));
+        return composed;
+      },
+    };
+  }
+
+  /** Engine events: the checker's hook on every session, and counters for the report. */
+  private observer(): EngineObserver {
+    const counters = this.cluster.world.counters;
+    const ignore = (): void => undefined;
+    return {
+      issued: ignore,
+      refused: ignore,
+      sequenceExhausted: ignore,
+      stateWriteFailed: ignore,
+      foreignStateFileIgnored: ignore,
+      waitingForFloor: ignore,
+      firstWriteRetry: ignore,
+      availabilityChanged: ignore,
+      leaseStateChanged: ignore,
+      nodeChanged: ignore,
+      skewChanged: ignore,
+      clockRead: ignore,
+      claiming: ignore,
+      finalWriteFailed: ignore,
+      sessionOpened: (session) => {
+        this.watch(session);
+      },
+      serving: (session, cause) => {
+        count(counters, cause === 'start' ? 'event.started' : 'event.re-claimed');
+        this.log(`serving as ${this.held.get(session)?.label ?? '?'}`);
+      },
+      claimLost: (node) => {
+        count(counters, 'event.lease lost (node noticed)');
+        this.log(`lost worker ${node.workerId}`);
+      },
+      reclaimFailed: (err) => {
+        count(counters, `event.re-claim failed: ${codeOf(err)}`);
+        this.log(`re-claim failed: ${String(err)}`);
+      },
+    };
   }
 
   /** The simulated state file of this machine, as NodeSession opens it. */
@@ -452,24 +465,19 @@ export class Process {
     };
   }
 
-  /** A real NodeSession for `claim`, with every grant of its generator checked the moment it is made. */
-  private newSession(claim: WorkerIdClaim, notBeforeMs: number): Held {
-    const { settings, checker, etcd } = this.cluster;
-    const rules = settings.composition;
+  /** Names a session the supervisor opened and checks every grant of its generator the moment it is made. */
+  private watch(session: NodeSession): void {
+    const { checker, etcd, settings } = this.cluster;
     this.sessions++;
-    const session = new NodeSession(
-      this.deps,
-      composeClaim(claim, rules),
-      rules.restoreFloor ? notBeforeMs : 0,
-    );
-    const node = claim.node;
+    const node = session.claim.node;
     const held: Held = { session, label: `${this.label}.s${this.sessions} w${node.workerId}` };
+    this.held.set(session, held);
     const previous = this.cluster.lastHolder.get(node.workerId);
     if (previous !== undefined && previous !== this.machine.id) {
       count(this.cluster.world.counters, 'event.worker ID moved to another machine');
     }
     this.cluster.lastHolder.set(node.workerId, this.machine.id);
-    const leaseId = 'leaseId' in claim ? Number((claim as EtcdWorkerIdClaim).leaseId) : undefined;
+    const leaseId = this.leaseIds.get(session.claim);
     const resKey = etcdReservationKey(PREFIX, node.datacenterId, node.workerId);
     const { epochMs, timeUnitMs } = settings.codec.layout;
     const disk = this.machine.disk;
@@ -495,10 +503,7 @@ export class Process {
         );
       }
     });
-    this.issuers.push(session.issuer);
-    this.held = held;
     this.log(`session ${held.label}, floor ${session.floorMs}`);
-    return held;
   }
 
   /** The IDs a call received must be `n` IDs of its node, strictly ascending. */
@@ -524,87 +529,10 @@ export class Process {
       }
     }
   }
-
-  private watchLoss(watched: Held): void {
-    watched.session.claim.onLost(() => {
-      if (this.stopping || watched !== this.held || !this.alive) return;
-      count(this.cluster.world.counters, 'event.lease lost (node noticed)');
-      this.log(`lost ${watched.label}`);
-      watched.session.close();
-      void watched.session.claim.release();
-      this.reclaiming ??= this.reclaim(watched.session).finally(() => {
-        this.reclaiming = undefined;
-      });
-    });
-  }
-
-  /** Claims a worker ID again, as startServer's reclaim; ends with the schedule (time stops) or a stop. */
-  private async reclaim(lost: NodeSession): Promise<void> {
-    const { world, settings } = this.cluster;
-    const notBeforeMs = Math.max(lost.generator.issuedUntilMs, lost.floorMs);
-    for (let backoffMs: number = RECLAIM_BACKOFF_MS.first; !this.halted();) {
-      let claim: WorkerIdClaim | undefined;
-      try {
-        claim = await this.acquireClaim();
-        if (this.halted()) {
-          await claim.release();
-          return;
-        }
-        const next = this.newSession(claim, notBeforeMs);
-        this.watchLoss(next);
-        await next.session.activate(settings.maxStartupWaitMs, 'left in etcd');
-        if (next !== this.held || this.halted()) return;
-        count(world.counters, 'event.re-claimed');
-        this.log(`serving again as ${next.label}`);
-        return;
-      } catch (err) {
-        count(world.counters, `event.re-claim failed: ${codeOf(err)}`);
-        this.log(`re-claim failed: ${String(err)}`);
-        await claim?.release();
-      }
-      await new Promise<void>((resolve) => {
-        const timer = this.after(backoffMs, resolve);
-        this.wakeReclaim = () => {
-          world.loop.cancel(timer);
-          world.dirty = true;
-          resolve();
-        };
-      });
-      backoffMs = Math.min(backoffMs * 2, RECLAIM_BACKOFF_MS.max);
-    }
-  }
-
-  private scheduleHousekeeping(): void {
-    this.housekeeping = this.after(
-      HOUSEKEEPING_MS,
-      () => {
-        this.housekeep();
-        this.scheduleHousekeeping();
-      },
-      false,
-    );
-  }
-
-  /** startServer's housekeeping tick: the readings it takes (peekMs can re-anchor the time base) and renewal. */
-  private housekeep(): void {
-    const current = this.session;
-    if (current === undefined) return;
-    this.timeBase.peekMs();
-    if (!current.active) return;
-    if (!this.timeBase.isRefusing) void current.keeper.maybeRenew();
-  }
 }
 
-/** NodeSession logs through this; nothing is printed. */
+/** The etcd claim logs through this; nothing is printed. */
 const SILENT = pino({ level: 'silent' });
-
-let metrics: Metrics | undefined;
-
-/** One real metrics registry for every simulated process (counting into it changes no behaviour). */
-function sharedMetrics(): Metrics {
-  metrics ??= createMetrics();
-  return metrics;
-}
 
 /**
  * Wraps the generator's allocate (on this instance only) so that `onGrant` sees every run it grants,

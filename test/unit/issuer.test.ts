@@ -1,8 +1,11 @@
 import { IdCodec } from '../../src/core/codec';
 import { Generator } from '../../src/core/generator';
 import { DEFAULT_LAYOUT } from '../../src/core/layout';
-import { CancelledError, ClockMovedBackwardsError } from '../../src/errors';
-import { IdIssuer, timerScheduler, type Scheduler } from '../../src/issuer';
+import { CancelledError, ClockMovedBackwardsError, StartingError, type RefusalError } from '../../src/errors';
+import { IdIssuer, type Scheduler } from '../../src/engine/issuer';
+import { timerScheduler } from '../../src/precise-timer';
+import { batchOf } from '../helpers/batch';
+import { recordingObserver } from '../helpers/engine-observer';
 import { FakeClock, fastForwardScheduler } from '../helpers/fake-clock';
 
 const codec = new IdCodec(DEFAULT_LAYOUT);
@@ -11,45 +14,64 @@ const T0 = DEFAULT_LAYOUT.epochMs + 5_000_000;
 function setup(scheduler?: (clock: FakeClock) => Scheduler) {
   const clock = new FakeClock(T0);
   const gen = new Generator(codec, { datacenterId: 0, workerId: 3 }, clock, { maxBackwardsMs: 10 });
-  const issued: number[] = [];
-  const availability: boolean[] = [];
+  const recorded = recordingObserver();
+  const gate: { refusal: RefusalError | undefined } = { refusal: undefined };
   const issuer = new IdIssuer(
     gen,
     scheduler ? scheduler(clock) : fastForwardScheduler(clock),
+    recorded.observer,
     {
-      issued: (n) => issued.push(n),
-      availabilityChanged: (available) => availability.push(available),
+      gate: () => gate.refusal,
+      extendReservation: () => Promise.resolve(),
     },
-    { recoveryCheckMs: 5 },
   );
-  return { clock, issuer, issued, availability };
+  const issued = () => recorded.of('issued').reduce((sum, [n]) => sum + n, 0);
+  const refused = () => recorded.of('refused').map(([err]) => err.code);
+  return { clock, issuer, gate, issued, refused };
 }
 
 const isStrictlyAscending = (ids: bigint[]) => ids.every((id, i) => i === 0 || id > ids[i - 1]!);
 
 describe('IdIssuer', () => {
   it.each([1, 4096, 4097, 10_000, 100_000])(
-    'GIVEN a frozen-then-advancing clock THEN batch(%d) returns exactly that many strictly ascending IDs across ticks',
+    'GIVEN a frozen-then-advancing clock THEN batchInto(%d) writes exactly that many strictly ascending IDs across ticks',
     async (count) => {
       const { issuer, issued } = setup();
-      const ids = await issuer.batch(count);
+      const ids = await batchOf(issuer, count);
       expect(ids).toHaveLength(count);
       expect(isStrictlyAscending(ids)).toBe(true);
       expect(new Set(ids.map((id) => codec.decode(id).tick)).size).toBe(Math.ceil(count / 4096));
-      expect(issued.reduce((a, b) => a + b, 0)).toBe(count);
+      expect(issued()).toBe(count);
     },
   );
 
-  it('GIVEN interleaved next() and batch() calls THEN every ID is unique', async () => {
+  it.each([1, 4096, 4097, 10_000])(
+    'GIVEN the same clock THEN batchInto(%d) writes, as little-endian uint64s, exactly the IDs as many next() calls return',
+    async (count) => {
+      const reference = setup();
+      const fast = setup();
+      const ids: bigint[] = [];
+      for (let i = 0; i < count; i++) ids.push(await reference.issuer.next());
+      expect(await batchOf(fast.issuer, count)).toEqual(ids);
+      expect(fast.issued()).toBe(reference.issued());
+    },
+  );
+
+  it('GIVEN interleaved next() and batchInto() calls THEN every ID is unique', async () => {
     const { issuer } = setup();
-    const results = await Promise.all([issuer.batch(5000), issuer.next(), issuer.batch(3000), issuer.next()]);
+    const results = await Promise.all([
+      batchOf(issuer, 5000),
+      issuer.next(),
+      batchOf(issuer, 3000),
+      issuer.next(),
+    ]);
     const all = results.flat();
     expect(new Set(all).size).toBe(all.length);
   });
 
   it('GIVEN the sequence is used up and the clock frozen THEN waiting does not block the event loop', async () => {
     const { issuer, clock } = setup(() => timerScheduler);
-    await issuer.batch(4096);
+    await batchOf(issuer, 4096);
     let settled = false;
     const pending = issuer.next().then((id) => {
       settled = true;
@@ -66,41 +88,38 @@ describe('IdIssuer', () => {
   });
 
   it('GIVEN the clock steps back within the bound THEN the call waits and then succeeds', async () => {
-    const { issuer, clock, availability } = setup();
+    const { issuer, clock, refused } = setup();
     const before = await issuer.next();
     clock.advance(-8);
     const after = await issuer.next();
     expect(after > before).toBe(true);
-    expect(availability).toEqual([]);
+    expect(refused()).toEqual([]);
   });
 
-  it('GIVEN the clock steps back beyond the bound THEN it refuses, reports unavailable, and recovers when the clock catches up', async () => {
-    const { issuer, clock, availability } = setup(() => timerScheduler);
+  it('GIVEN the clock steps back beyond the bound THEN every call is refused and counted until the clock catches up', async () => {
+    const { issuer, clock, refused } = setup();
     const before = await issuer.next();
     clock.advance(-1000);
     await expect(issuer.next()).rejects.toBeInstanceOf(ClockMovedBackwardsError);
-    expect(issuer.available).toBe(false);
-    expect(availability).toEqual([false]);
+    await expect(batchOf(issuer, 3)).rejects.toBeInstanceOf(ClockMovedBackwardsError);
+    expect(refused()).toEqual(['CLOCK_MOVED_BACKWARDS', 'CLOCK_MOVED_BACKWARDS']);
     clock.advance(1000);
-    for (let i = 0; i < 100 && !issuer.available; i++) await new Promise((r) => setTimeout(r, 5));
-    expect(availability).toEqual([false, true]);
     expect((await issuer.next()) > before).toBe(true);
-    issuer.close();
   });
 
-  it.each([1, 4096, 4097, 10_000])(
-    'GIVEN the same clock THEN batchInto(%d) writes, as little-endian uint64s, exactly the IDs batch returns',
-    async (count) => {
-      const reference = setup();
-      const fast = setup();
-      const ids = await reference.issuer.batch(count);
-      const out = new DataView(new ArrayBuffer(3 + count * 8));
-      await fast.issuer.batchInto(count, out, 3);
-      const written = Array.from({ length: count }, (_, i) => out.getBigUint64(3 + i * 8, true));
-      expect(written).toEqual(ids);
-      expect(fast.issued).toEqual(reference.issued);
-    },
-  );
+  it('GIVEN the gate refuses THEN calls are refused with its error before the generator is asked, and served once it clears', async () => {
+    const { issuer, gate, refused, issued } = setup();
+    gate.refusal = new StartingError('not yet');
+    await expect(issuer.next()).rejects.toBe(gate.refusal);
+    await expect(batchOf(issuer, 10)).rejects.toBe(gate.refusal);
+    expect({ refused: refused(), issued: issued() }).toEqual({
+      refused: ['STARTING', 'STARTING'],
+      issued: 0,
+    });
+    gate.refusal = undefined;
+    const id = await issuer.next();
+    expect(codec.decode(id)).toMatchObject({ tick: 5_000_000, sequence: 0 });
+  });
 
   it('GIVEN several calls waiting for the next tick THEN they share one sleep and take whole ticks in arrival order', async () => {
     const sleeps: { ms: number; wake: () => void }[] = [];
@@ -111,7 +130,7 @@ describe('IdIssuer', () => {
       for (let i = 0; i < 20; i++) await Promise.resolve();
     };
     clock.advance(0.5);
-    const calls = [issuer.batch(4096), issuer.batch(4096), issuer.next(), issuer.batch(100)];
+    const calls = [batchOf(issuer, 4096), batchOf(issuer, 4096), issuer.next(), batchOf(issuer, 100)];
     await settle();
     expect(sleeps.map((s) => s.ms)).toEqual([0.5]);
     clock.advance(0.5);
@@ -131,6 +150,6 @@ describe('IdIssuer', () => {
 
   it('GIVEN the caller is cancelled while waiting THEN the batch rejects with CancelledError', async () => {
     const { issuer } = setup();
-    await expect(issuer.batch(5000, () => true)).rejects.toBeInstanceOf(CancelledError);
+    await expect(batchOf(issuer, 5000, () => true)).rejects.toBeInstanceOf(CancelledError);
   });
 });

@@ -1,14 +1,14 @@
 import * as fs from 'node:fs';
-import pino from 'pino';
 import { IdCodec, type NodeId } from '../../src/core/codec';
 import { DEFAULT_LAYOUT, layoutEndMs } from '../../src/core/layout';
 import { TimeBase } from '../../src/core/time-base';
-import { RefusalError } from '../../src/errors';
-import { createMetrics } from '../../src/metrics/metrics';
-import { NodeSession, type SessionDeps } from '../../src/session';
+import { NodeSession, type SessionDeps } from '../../src/engine/session';
+import { RefusalError, ShuttingDownError, WorkerLeaseLostError } from '../../src/errors';
 import { StateFile } from '../../src/state/state-file';
 import type { WorkerIdClaim } from '../../src/worker-id/claim';
 import { ETCD_CAPABILITIES } from '../../src/worker-id/etcd/etcd-claim';
+import { batchOf } from '../helpers/batch';
+import { recordingObserver } from '../helpers/engine-observer';
 import { FakeClock, fastForwardScheduler } from '../helpers/fake-clock';
 import { tempStateDir } from '../helpers/server';
 
@@ -36,19 +36,20 @@ function fakeClaim(node: NodeId, previousReservationMs: number, safeUntilMs: () 
 function setup() {
   const clock = new FakeClock(T0); // wall and monotonic move together here
   const dir = tempStateDir();
+  const recorded = recordingObserver();
   const deps: SessionDeps = {
     codec,
     timeBase: new TimeBase({ wallMs: () => clock.nowMs(), monotonicMs: () => clock.nowMs() }, 1000),
     monotonicNowMs: () => clock.nowMs(),
     scheduler: fastForwardScheduler(clock),
+    // Real time: the state file's writes take real time, which the fake clock does not see.
+    writeTimeout: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
     openStateFile: (node) => new StateFile(dir, codec.layout, node),
     maxClockBackwardsMs: 10,
     reservationMs: 2000,
-    metrics: createMetrics(),
-    logger: pino({ level: 'silent' }),
-    availabilityChanged: () => undefined,
+    observer: recorded.observer,
   };
-  return { clock, dir, deps };
+  return { clock, dir, deps, recorded };
 }
 
 async function refusalOf(work: Promise<unknown>): Promise<string> {
@@ -80,11 +81,10 @@ describe('NodeSession', () => {
 
       await session.activate(60_000, 'in the test'); // the fast-forward scheduler moves the clock past the floor
       expect(clock.nowMs()).toBeGreaterThanOrEqual(session.floorMs);
-      const ids = await session.issuer.batch(5000);
+      const ids = await batchOf(session.issuer, 5000);
       const floor = session.floorMs;
       expect(ids.every((id) => codec.decode(id).timestampMs >= floor)).toBe(true);
       expect(ids.every((id) => codec.decode(id).workerId === 3)).toBe(true);
-      session.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   );
@@ -105,7 +105,6 @@ describe('NodeSession', () => {
     safeUntil = T0 + 5000; // a keepalive got through
     const again = await session.issuer.next();
     expect(again > first).toBe(true);
-    session.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -116,7 +115,6 @@ describe('NodeSession', () => {
     await expect(session.activate(60_000, 'left in etcd')).rejects.toThrow(
       /120000 ms behind the timestamp reservation left in etcd .* more than SNOWFLAKE_MAX_STARTUP_WAIT_MS=60000/,
     );
-    session.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -130,7 +128,6 @@ describe('NodeSession', () => {
     const session = new NodeSession(deps, failing, 0);
     await expect(session.activate(0, 'in the test')).rejects.toThrow(/and etcd: etcd down/);
     fs.rmSync(dir, { recursive: true, force: true });
-    session.close();
   });
 
   it.each([
@@ -159,12 +156,12 @@ describe('NodeSession', () => {
       writes: 6, // rounds at T0 + 0, 100, 300; by then the fence (T0 + 250) has lapsed: no further round
     },
     {
-      what: 'keeps failing while the session is closed (stop during start-up)',
+      what: 'would fail, but the session was closed first (stop during start-up)',
       failures: Infinity,
       lease: () => Infinity,
       close: true,
-      outcome: 'RESERVATION_UNAVAILABLE',
-      writes: 2, // one round only
+      outcome: 'SHUTTING_DOWN',
+      writes: 0, // a closed session writes nothing
     },
   ])(
     'GIVEN the first reservation write $what THEN activation retries within the startup wait and $outcome',
@@ -180,7 +177,7 @@ describe('NodeSession', () => {
         },
       };
       const session = new NodeSession(deps, flaky, 0);
-      if (close) session.close();
+      if (close) session.close(new ShuttingDownError());
       const activation = session.activate(5_000, 'in the test');
       if (outcome === 'serves') {
         await activation;
@@ -194,14 +191,12 @@ describe('NodeSession', () => {
       }
       expect(calls).toBe(writes);
       expect(clock.nowMs() - T0).toBeLessThanOrEqual(5_000);
-      session.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   );
 
-  it('GIVEN the reservation cannot be renewed THEN calls are refused with RESERVATION_UNAVAILABLE without flapping, until a write lands', async () => {
+  it('GIVEN the reservation cannot be renewed THEN calls are refused with RESERVATION_UNAVAILABLE, as refusal() says, until a write lands', async () => {
     const { clock, dir, deps } = setup();
-    const changes: boolean[] = [];
     const { claim } = fakeClaim({ datacenterId: 0, workerId: 4 }, 0, () => Infinity);
     let failing = false;
     const flaky: WorkerIdClaim = {
@@ -209,25 +204,57 @@ describe('NodeSession', () => {
       storeReservation: (ms) =>
         failing ? Promise.reject(new Error('etcd down')) : claim.storeReservation(ms),
     };
-    const session = new NodeSession({ ...deps, availabilityChanged: (_s, ok) => changes.push(ok) }, flaky, 0);
+    const session = new NodeSession(deps, flaky, 0);
     await session.activate(0, 'in the test');
     await session.issuer.next();
+    expect(session.refusal()).toBeUndefined();
 
     failing = true;
     clock.advance(2500); // past the 2000 ms reservation
     const codes: string[] = [];
     for (let i = 0; i < 10; i++) codes.push(await refusalOf(session.issuer.next()));
     expect(new Set(codes)).toEqual(new Set(['RESERVATION_UNAVAILABLE']));
-    expect(changes).toEqual([false]); // one transition, not one per call
+    expect(session.refusal()?.code).toBe('RESERVATION_UNAVAILABLE');
 
     failing = false;
     await session.keeper.maybeRenew(); // what housekeeping does every 100 ms
     expect(session.keeper.failure).toBeUndefined();
+    expect(session.refusal()).toBeUndefined();
     await session.issuer.next();
-    expect(changes).toEqual([false, true]);
-    session.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
+
+  it.each<[string, string, RefusalError]>([
+    ['its claim was lost', 'WORKER_LEASE_LOST', new WorkerLeaseLostError('lost')],
+    ['the service stops', 'SHUTTING_DOWN', new ShuttingDownError()],
+  ])(
+    'GIVEN a serving session is closed because %s THEN every later call, and one waiting for the next tick, is refused with %s',
+    async (_why, code, reason) => {
+      const { clock, dir, deps } = setup();
+      const sleeps: (() => void)[] = [];
+      const { claim } = fakeClaim({ datacenterId: 0, workerId: 2 }, 0, () => Infinity);
+      const session = new NodeSession(
+        { ...deps, scheduler: { sleep: () => new Promise<void>((wake) => sleeps.push(wake)) } },
+        claim,
+        0,
+      );
+      await session.activate(0, 'in the test');
+      await batchOf(session.issuer, 4096); // the tick's sequence is used up
+      const waiting = refusalOf(batchOf(session.issuer, 10));
+      for (let i = 0; i < 20 && sleeps.length === 0; i++) await Promise.resolve();
+      expect(sleeps).toHaveLength(1);
+
+      session.close(reason);
+      expect(session.refusal()).toBe(reason);
+      clock.advance(1);
+      sleeps[0]!();
+      expect(await waiting).toBe(code);
+      expect(await refusalOf(session.issuer.next())).toBe(code);
+      expect(session.active).toBe(false);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  );
+
   it('GIVEN the layout ends within the reservation lead THEN the reservation written stops at its end, which a restart reads back', async () => {
     const { dir, deps } = setup();
     const endMs = T0 + 1000; // the lead is 2000 ms
@@ -245,7 +272,6 @@ describe('NodeSession', () => {
     expect(stored).toEqual([endMs]);
     const file = new StateFile(dir, layout, node);
     expect(file.read().reservedUntilMs).toBe(endMs);
-    session.close();
     await file.write(endMs + 1);
     expect(() => file.read()).toThrow(
       `state file ${file.path} is corrupt: reservedUntilMs ${endMs + 1} lies beyond the end of the layout's time range (allowed: 0 to ${endMs},`,
