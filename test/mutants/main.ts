@@ -263,7 +263,7 @@ function formatRow(row: Row): string {
       if (sim !== undefined) {
         lines.push(`${sim.kinds.join(', ')} at seed ${sim.seed}: ${replayCommand(mutant, sim.seed)}`);
         lines.push(`  ${sim.first.length > 300 ? `${sim.first.slice(0, 300)}…` : sim.first}`);
-      } else lines.push('not by the simulation');
+      } else lines.push(`not by the simulation; replay: npm run mutants -- --only ${mutant.name}`);
       for (const test of outcome.tests) lines.push(`test ${test}`);
       return `${head}${lines[0] ?? ''} ${seconds}${lines
         .slice(1)

@@ -203,7 +203,6 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     const crash = (m: Machine, powerLoss: boolean): void => {
       m.crash();
       if (!powerLoss) return;
-      trace?.(`t=${loop.now.toFixed(3)} m${m.id}: power lost`);
       m.disk.powerLoss();
       const node = { datacenterId: settings.datacenterId, workerId: m.staticWorkerId };
       checkAfterPowerLoss(m.disk, layout, node, checker, `m${m.id}`);
@@ -302,6 +301,7 @@ function inject(
     case 'crash mid-write': {
       const powerLoss = rng.chance(0.5);
       m.disk.crashDuringNextWrite(() => {
+        world.trace?.(`t=${loop.now.toFixed(3)} m${m.id}: ${powerLoss ? 'power loss' : 'crash'} mid-write`);
         crash(m, powerLoss);
       });
       break;
