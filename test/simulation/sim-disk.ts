@@ -30,7 +30,7 @@ interface WriteCrash {
 export const STATE_DIR = '/var/lib/snowflake';
 
 /** Most calls a state-file write makes: open, write, fsync, close, rename, open dir, fsync dir, close dir. */
-export const CALLS_PER_WRITE = 8;
+const CALLS_PER_WRITE = 8;
 
 /**
  * The disk of one machine: one directory of files, with the durability a POSIX file system promises and
