@@ -8,18 +8,30 @@ import { STATE_DIR, type SimDisk } from './sim-disk';
 /** What the real StateFile reads from a disk: a reservation (Unix ms), or why it refuses the file. */
 export type StateReading = { readonly reservedUntilMs: number } | { readonly refused: string };
 
-const cache = new WeakMap<SimDisk, { readonly version: number; readonly reading: StateReading }>();
+interface Cached {
+  readonly version: number;
+  readonly node: NodeId;
+  readonly reading: StateReading;
+}
+
+const cache = new WeakMap<SimDisk, Cached>();
 
 /**
  * What a successor of static node `node` on this machine would start after if the power failed now: the
  * real StateFile's reading of what is certain to survive (the files and names as of their last fsync).
- * Cached per disk until that changes.
+ * Cached per disk until that (or the node) changes.
  */
 export function durableReading(disk: SimDisk, layout: Layout, node: NodeId): StateReading {
   const cached = cache.get(disk);
-  if (cached?.version === disk.version) return cached.reading;
+  if (
+    cached?.version === disk.version &&
+    cached.node.datacenterId === node.datacenterId &&
+    cached.node.workerId === node.workerId
+  ) {
+    return cached.reading;
+  }
   const reading = read(new StateFile(STATE_DIR, layout, node, disk.durableFileSystem()), false);
-  cache.set(disk, { version: disk.version, reading });
+  cache.set(disk, { version: disk.version, node, reading });
   return reading;
 }
 
