@@ -50,8 +50,8 @@ interface SimulationCatch {
 
 type Outcome =
   | { readonly kind: 'caught'; readonly simulation?: SimulationCatch; readonly tests: readonly string[] }
-  | { readonly kind: 'missed'; readonly schedules: number; readonly tests: readonly string[] }
-  | { readonly kind: 'equivalent'; readonly schedules: number; readonly reason: string }
+  | { readonly kind: 'missed'; readonly seeds: string; readonly tests: readonly string[] }
+  | { readonly kind: 'equivalent'; readonly seeds: string; readonly reason: string }
   | { readonly kind: 'pending' }
   | { readonly kind: 'stale'; readonly occurrences: number }
   | { readonly kind: 'broken'; readonly output: string };
@@ -196,9 +196,10 @@ async function runMutant(mutant: Mutant, args: Args, log: (line: string) => void
 
     const failedTests = mutant.tests === undefined ? [] : await runTests(mutant.tests, scratch);
     if (caught === undefined && failedTests.length === 0) {
+      const seeds = `seeds ${args.seed}–${args.seed + schedules - 1}`;
       return mutant.equivalent === undefined
-        ? { kind: 'missed', schedules, tests: mutant.tests ?? [] }
-        : { kind: 'equivalent', schedules, reason: mutant.equivalent };
+        ? { kind: 'missed', seeds, tests: mutant.tests ?? [] }
+        : { kind: 'equivalent', seeds, reason: mutant.equivalent };
     }
     return { kind: 'caught', ...(caught !== undefined && { simulation: caught }), tests: failedTests };
   } finally {
@@ -251,10 +252,10 @@ function formatRow(row: Row): string {
     case 'broken':
       return `${head}BROKEN: ${outcome.output.trim().split('\n').slice(0, 20).join('\n    ')}`;
     case 'equivalent':
-      return `${head}EQUIVALENT, not caught in seeds ${outcome.schedules} as expected: ${outcome.reason} ${seconds}`;
+      return `${head}EQUIVALENT, not caught in ${outcome.seeds}, as expected: ${outcome.reason} ${seconds}`;
     case 'missed':
       return (
-        `${head}MISSED by the simulation (seeds ${outcome.schedules}) ` +
+        `${head}MISSED by the simulation (${outcome.seeds}) ` +
         `${outcome.tests.length === 0 ? '' : `and ${outcome.tests.join(', ')} `}${seconds}`
       );
     case 'caught': {
