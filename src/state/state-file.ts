@@ -1,17 +1,20 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { StateFileError } from '../errors';
 import type { NodeId } from '../core/codec';
 import { layoutEndMs, type Layout } from '../core/layout';
+import { nodeFileSystem, type StateFileSystem } from './file-system';
 
 /** Name of the state file inside SNOWFLAKE_STATE_DIR. */
 export const STATE_FILE_NAME = 'snowflake-state.json';
 
 const FORMAT = 'snowflake-state/1';
 
-/** The last queued write per state-file path (see {@link StateFile.write}). */
-const writeQueues = new Map<string, Promise<void>>();
+/**
+ * The last queued write per state-file path, per file system (see {@link StateFile.write}): one map in
+ * production; one per simulated process, whose queue dies with it as a real process's does.
+ */
+const writeQueues = new WeakMap<StateFileSystem, Map<string, Promise<void>>>();
 
 /** Makes every temp file name unique within the process. */
 let tempCounter = 0;
@@ -45,8 +48,8 @@ export interface ReadResult {
 
 /**
  * The durable timestamp reservation in `<dir>/snowflake-state.json`. Writes are atomic and durable:
- * write to a temp file, fsync it, rename over the old file, fsync the directory — a crash leaves
- * either the old or the new file, never a torn one.
+ * write to a temp file, fsync it, rename over the old file, fsync the directory — a crash or a power
+ * loss leaves either the old or the new file, never a torn one, and a write that resolved survives it.
  */
 export class StateFile {
   /** Absolute path of the state file. */
@@ -54,12 +57,15 @@ export class StateFile {
   private readonly dir: string;
   private readonly layout: Layout;
   private readonly node: NodeId;
+  private readonly fs: StateFileSystem;
 
-  constructor(dir: string, layout: Layout, node: NodeId) {
+  /** `fs`: the file system it goes through; default node:fs (the fault simulation passes its disk). */
+  constructor(dir: string, layout: Layout, node: NodeId, fs: StateFileSystem = nodeFileSystem) {
     this.dir = dir;
     this.path = path.join(dir, STATE_FILE_NAME);
     this.layout = layout;
     this.node = node;
+    this.fs = fs;
   }
 
   /**
@@ -71,7 +77,7 @@ export class StateFile {
   read(nodeMayChange = false): ReadResult {
     let text: string;
     try {
-      text = fs.readFileSync(this.path, 'utf8');
+      text = this.fs.readFile(this.path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { reservedUntilMs: 0 };
       throw new StateFileError(`cannot read state file ${this.path}: ${(err as Error).message}`);
@@ -128,17 +134,24 @@ export class StateFile {
 
   /**
    * Atomically and durably replaces the file with a reservation of `reservedUntilMs` (Unix ms). Writes
-   * to one path run one at a time in call order, across StateFile objects (a re-claimed session writes
-   * the same file as the one it replaces), so a slow older write can never land after a newer one.
-   * Rejects with an error naming the file or directory that failed (and the errno message: ENOSPC, EIO…).
+   * to one path run one at a time in call order, across StateFile objects on one file system (a
+   * re-claimed session writes the same file as the one it replaces), so a slow older write can never land
+   * after a newer one. Rejects with an error naming the file or directory that failed (and the errno
+   * message: ENOSPC, EIO…).
    */
   write(reservedUntilMs: number): Promise<void> {
-    const previous = writeQueues.get(this.path) ?? Promise.resolve();
+    let queues = writeQueues.get(this.fs);
+    if (queues === undefined) {
+      queues = new Map();
+      writeQueues.set(this.fs, queues);
+    }
+    const queue = queues;
+    const previous = queue.get(this.path) ?? Promise.resolve();
     const next = previous.then(() => this.writeNow(reservedUntilMs));
     const settled = next.catch(() => undefined);
-    writeQueues.set(this.path, settled);
+    queue.set(this.path, settled);
     void settled.then(() => {
-      if (writeQueues.get(this.path) === settled) writeQueues.delete(this.path);
+      if (queue.get(this.path) === settled) queue.delete(this.path);
     });
     return next;
   }
@@ -155,21 +168,21 @@ export class StateFile {
     tempCounter += 1;
     const tmp = `${this.path}.${process.pid}.${tempCounter}.tmp`;
     try {
-      const file = await fs.promises.open(tmp, 'w', 0o644);
+      const file = await this.fs.openForWrite(tmp);
       try {
         await file.writeFile(`${JSON.stringify(state)}\n`);
         await file.sync();
       } finally {
         await file.close();
       }
-      await fs.promises.rename(tmp, this.path);
+      await this.fs.rename(tmp, this.path);
     } catch (err) {
       // A failed write (disk full, read-only) leaves no temp files behind; the old state file stays.
-      await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+      await this.fs.remove(tmp).catch(() => undefined);
       throw new Error(`cannot write ${tmp}: ${(err as Error).message}`, { cause: err });
     }
     try {
-      const dir = await fs.promises.open(this.dir, 'r');
+      const dir = await this.fs.openDirectory(this.dir);
       try {
         await dir.sync();
       } finally {

@@ -40,7 +40,9 @@ export function describeEtcdPortContract(name: string, harness: () => PortHarnes
     });
 
     const claim = async (key: string, leaseId: string, readKey = `${key}/reservation`) =>
-      run(port.claimKey({ key, value: 'owner', leaseId, readKey }, T));
+      run(
+        port.claimKey({ compares: [{ key, createRevision: '0' }], key, value: 'owner', leaseId, readKey }, T),
+      );
 
     it('GIVEN a granted lease THEN its ID is a decimal int64 and a keepalive answers its TTL in seconds', async () => {
       const leaseId = await run(port.grantLease(TTL_S, T));
@@ -76,6 +78,26 @@ export function describeEtcdPortContract(name: string, harness: () => PortHarnes
       const before = await run(port.get(key, T));
       expect(await claim(key, b)).toEqual({ succeeded: false });
       expect(await run(port.get(key, T))).toEqual(before);
+    });
+
+    it('GIVEN its compares THEN the claim txn applies exactly them: none puts over a held key, keeping its create_revision; one on another key decides alone', async () => {
+      const [a, b] = [await run(port.grantLease(TTL_S, T)), await run(port.grantLease(TTL_S, T))];
+      const key = `${prefix}worker/0`;
+      const other = `${prefix}worker/1`;
+      const first = await claim(key, a);
+      if (!first.succeeded) throw new Error('claim failed');
+      const txn = { key, value: 'second', leaseId: b, readKey: `${key}/reservation` };
+      const unguarded = await run(port.claimKey({ ...txn, compares: [] }, T));
+      expect(unguarded).toMatchObject({ succeeded: true });
+      expect(await run(port.get(key, T))).toMatchObject({
+        value: 'second',
+        lease: b,
+        createRevision: first.createRevision,
+      });
+      const onOther = { ...txn, compares: [{ key: other, createRevision: '0' }] };
+      expect(await run(port.claimKey(onOther, T))).toMatchObject({ succeeded: true });
+      await claim(other, a);
+      expect(await run(port.claimKey(onOther, T))).toEqual({ succeeded: false });
     });
 
     it('GIVEN a free key but a revoked lease THEN the claim txn rejects with EtcdLeaseNotFoundError', async () => {

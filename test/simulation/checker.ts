@@ -9,10 +9,13 @@ import type { Allocation, Generator } from '../../src/core/generator';
  * - `lease`: an etcd-held worker ID was used while its lease was no longer alive on etcd's side;
  * - `coverage`: an ID's timestamp was not below the reservation a successor would start after (the
  *   state file for a static node, etcd for a claimed one);
+ * - `durability`: a power loss would leave (or left) a state file the real StateFile refuses as corrupt,
+ *   which stops every later start on that machine;
  * - `delivery`: a caller received IDs that are not the ones granted to it, or not ascending;
  * - `error`: a call failed with something other than a refusal (would be INTERNAL on the wire).
  */
-export type ViolationKind = 'duplicate' | 'order' | 'lease' | 'coverage' | 'delivery' | 'error';
+export type ViolationKind =
+  'duplicate' | 'order' | 'lease' | 'coverage' | 'durability' | 'delivery' | 'error';
 
 /** One broken invariant, with the simulated time it was seen at. */
 export interface Violation {

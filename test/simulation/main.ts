@@ -5,7 +5,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { emptySummary, formatSummary, mergeSummary, runSchedules, type RunSummary } from './run';
 import { BROKEN, isBroken, type Broken, type ScheduleOptions } from './schedule';
 
-const USAGE = `npm run simulate -- [--schedules N] [--seed S] [--jobs J] [--broken NAME] [--trace]
+const USAGE = `npm run simulate -- [--schedules N] [--seed S] [--jobs J] [--broken NAME] [--first-failure] [--trace]
 
 Runs N deterministic fault schedules (default 10000) with seeds S, S+1, …, S+N−1 (default: a random S,
 printed) on J worker threads (default: the number of cores, at most 4), and prints the IDs checked, the
@@ -13,6 +13,7 @@ faults injected by kind and every failing seed with the command that replays it.
 schedule broke an invariant.
   --trace        print the event log of each schedule (use with --schedules 1)
   --calm         no faults (what the liveness test runs)
+  --first-failure  stop at the first failing schedule (runs the seeds in order, on one thread)
   --json FILE    also write the totals as JSON to FILE
   --broken NAME  run a deliberately broken composition: ${Object.keys(BROKEN).join(', ')}`;
 
@@ -23,6 +24,8 @@ interface Args {
   readonly broken: Broken | undefined;
   readonly trace: boolean;
   readonly calm: boolean;
+  /** Stop at the first failing schedule. */
+  readonly firstFailure: boolean;
   /** Also write the summary as JSON to this file. */
   readonly json: string | undefined;
 }
@@ -42,6 +45,7 @@ function parseArgs(argv: readonly string[]): Args | string {
   let broken: Broken | undefined;
   let trace = false;
   let calm = false;
+  let firstFailure = false;
   let json: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -72,6 +76,8 @@ function parseArgs(argv: readonly string[]): Args | string {
       trace = true;
     } else if (arg === '--calm') {
       calm = true;
+    } else if (arg === '--first-failure') {
+      firstFailure = true;
     } else if (arg === '--json') {
       i++;
       if (value === undefined) return '--json needs a file name';
@@ -80,7 +86,7 @@ function parseArgs(argv: readonly string[]): Args | string {
       return `unknown argument ${arg}`;
     }
   }
-  return { schedules, seed: seed ?? randomInt(2 ** 32 - 1), jobs, broken, trace, calm, json };
+  return { schedules, seed: seed ?? randomInt(2 ** 32 - 1), jobs, broken, trace, calm, firstFailure, json };
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -100,7 +106,8 @@ async function main(argv: readonly string[]): Promise<number> {
     ...(args.calm && { calm: true }),
     ...(args.trace && { trace: (line: string) => process.stdout.write(`${line}\n`) }),
   };
-  const jobs = args.trace ? 1 : Math.max(1, Math.min(args.jobs, Math.floor(args.schedules / 500)));
+  const jobs =
+    args.trace || args.firstFailure ? 1 : Math.max(1, Math.min(args.jobs, Math.floor(args.schedules / 500)));
   const summary = jobs === 1 ? await runInline(args, options) : await runOnWorkers(args, options, jobs);
   process.stdout.write(`${formatSummary(summary)}\n`);
   if (args.json !== undefined) await writeFile(args.json, JSON.stringify(summary));
@@ -110,12 +117,18 @@ async function main(argv: readonly string[]): Promise<number> {
 async function runInline(args: Args, options: ScheduleOptions): Promise<RunSummary> {
   const started = performance.now();
   let lastReport = started;
-  return runSchedules(args.seed, args.schedules, options, (s) => {
-    const now = performance.now();
-    if (now - lastReport < 10_000) return;
-    lastReport = now;
-    progress(s.schedules, args.schedules, s.failedSchedules, s.ids, now - started);
-  });
+  return runSchedules(
+    args.seed,
+    args.schedules,
+    options,
+    (s) => {
+      const now = performance.now();
+      if (now - lastReport < 10_000) return;
+      lastReport = now;
+      progress(s.schedules, args.schedules, s.failedSchedules, s.ids, now - started);
+    },
+    args.firstFailure,
+  );
 }
 
 function runOnWorkers(args: Args, options: ScheduleOptions, jobs: number): Promise<RunSummary> {

@@ -91,14 +91,16 @@ export function mergeSummary(into: RunSummary, from: RunSummary): void {
 }
 
 /**
- * Runs schedules `firstSeed`, `firstSeed + 1`, … (`count` of them; seeds wrap at 2^32). Yields to the
- * event loop every few schedules; nothing in a schedule depends on real time, so that changes nothing.
+ * Runs schedules `firstSeed`, `firstSeed + 1`, … (`count` of them; seeds wrap at 2^32), or up to the
+ * first that fails when `stopAtFailure`. Yields to the event loop every few schedules; nothing in a
+ * schedule depends on real time, so that changes nothing.
  */
 export async function runSchedules(
   firstSeed: number,
   scheduleCount: number,
   options: ScheduleOptions = {},
   onProgress?: (summary: RunSummary) => void,
+  stopAtFailure = false,
 ): Promise<RunSummary> {
   const summary = emptySummary();
   const started = performance.now();
@@ -110,6 +112,7 @@ export async function runSchedules(
       Error.stackTraceLimit = 0;
       const result = await runSchedule((firstSeed + i) >>> 0, options);
       addResult(summary, result, options);
+      if (stopAtFailure && result.violations.length > 0) break;
       if (i % 64 === 63) {
         summary.elapsedMs = performance.now() - started;
         onProgress?.(summary);

@@ -2,6 +2,7 @@ import { IdCodec } from '../../src/core/codec';
 import { checkLayout, DEFAULT_EPOCH_MS, type Layout } from '../../src/core/layout';
 import { defaultFenceMarginMs } from '../../src/worker-id/etcd/fence';
 import { InvariantChecker, type Violation } from './checker';
+import { checkAfterPowerLoss } from './durable-state';
 import { DEFAULT_SETTLE_HOPS, EventLoop, settle } from './event-loop';
 import { Prng } from './prng';
 import { SimEtcd } from './sim-etcd';
@@ -99,6 +100,7 @@ const FAULTS = {
   'wall clock steps forward': 2,
   'wall/monotonic skew grows': 2,
   crash: 2,
+  'power loss': 1,
   'crash mid-write': 1.5,
   'graceful restart (revoke)': 1.5,
   'disk writes fail': 1.5,
@@ -201,6 +203,14 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
         m.request(n);
       });
     }
+    // kill -9 keeps what the kernel has; a power loss also loses what was not fsynced.
+    const crash = (m: Machine, powerLoss: boolean): void => {
+      m.crash();
+      if (!powerLoss) return;
+      m.disk.powerLoss();
+      const node = { datacenterId: settings.datacenterId, workerId: m.staticWorkerId };
+      checkAfterPowerLoss(m.disk, layout, node, checker, `m${m.id}`);
+    };
     const faults = rng.int(1, 12);
     for (let i = 0; i < faults; i++) {
       const kind = drawFault(rng, mode);
@@ -208,7 +218,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
       loop.at(rng.range(200, horizonMs * 0.9), () => {
         count(world.counters, `fault.${kind}`);
         trace?.(`t=${loop.now.toFixed(3)} m${m.id}: ${kind}`);
-        inject(world, m, kind, ttlMs);
+        inject(world, m, kind, ttlMs, crash);
       });
     }
   }
@@ -262,7 +272,13 @@ function drawFault(rng: Prng, mode: 'static' | 'etcd'): FaultKind {
   return rng.weighted(mode === 'etcd' ? FAULTS : STATIC_FAULTS);
 }
 
-function inject(world: World, m: Machine, kind: FaultKind, ttlMs: number): void {
+function inject(
+  world: World,
+  m: Machine,
+  kind: FaultKind,
+  ttlMs: number,
+  crash: (m: Machine, powerLoss: boolean) => void,
+): void {
   const { loop, rng } = world;
   const now = loop.now;
   switch (kind) {
@@ -280,15 +296,19 @@ function inject(world: World, m: Machine, kind: FaultKind, ttlMs: number): void 
       break;
     }
     case 'crash':
-      m.crash();
+      crash(m, false);
       break;
-    case 'crash mid-write':
-      m.disk.onNextWrite = (writeMs) => {
-        loop.after(rng.range(0, writeMs), () => {
-          m.crash();
-        });
-      };
+    case 'power loss':
+      crash(m, true);
       break;
+    case 'crash mid-write': {
+      const powerLoss = rng.chance(0.5);
+      m.disk.crashDuringNextWrite(() => {
+        world.trace?.(`t=${loop.now.toFixed(3)} m${m.id}: ${powerLoss ? 'power loss' : 'crash'} mid-write`);
+        crash(m, powerLoss);
+      });
+      break;
+    }
     case 'graceful restart (revoke)':
       m.stop();
       break;

@@ -53,7 +53,8 @@ export class SimEtcdPort implements EtcdPort {
 
   claimKey(txn: EtcdClaimTxn): Promise<EtcdClaimTxnResult> {
     return this.send('Txn', (etcd) => {
-      const res = etcd.putIfAbsent(txn.key, txn.value, Number(txn.leaseId), txn.readKey);
+      const compares = txn.compares.map((c) => ({ key: c.key, createRevision: Number(c.createRevision) }));
+      const res = etcd.claimTxn(compares, txn.key, txn.value, Number(txn.leaseId), txn.readKey);
       return res.succeeded
         ? { succeeded: true, createRevision: String(res.revision), read: toKv(res.read) }
         : { succeeded: false };

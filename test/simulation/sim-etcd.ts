@@ -81,20 +81,26 @@ export class SimEtcd {
   }
 
   /**
-   * Txn `if create_revision(key) == 0 then put(key, owner, lease), get(readKey)`. Throws
-   * {@link EtcdLeaseNotFoundError} (etcd's "requested lease not found") when the lease is gone.
+   * Txn `if <every compare: create_revision(key) == createRevision> then put(key, owner, lease),
+   * get(readKey)`; an absent key's create_revision is 0. Throws {@link EtcdLeaseNotFoundError} (etcd's
+   * "requested lease not found") when the lease is gone. A put over an existing key keeps its
+   * create_revision, as etcd does.
    */
-  putIfAbsent(
+  claimTxn(
+    compares: readonly { readonly key: string; readonly createRevision: number }[],
     key: string,
     owner: string,
     leaseId: number,
     readKey: string,
   ): { succeeded: true; revision: number; read: SimKv | undefined } | { succeeded: false } {
     this.expire();
-    if (this.kvs.has(key)) return { succeeded: false };
+    if (compares.some((c) => (this.kvs.get(c.key)?.createRevision ?? 0) !== c.createRevision)) {
+      return { succeeded: false };
+    }
     if (!this.leases.has(leaseId)) throw new EtcdLeaseNotFoundError(String(leaseId));
     const revision = ++this.revision;
-    this.kvs.set(key, { value: owner, lease: leaseId, createRevision: revision, modRevision: revision });
+    const createRevision = this.kvs.get(key)?.createRevision ?? revision;
+    this.kvs.set(key, { value: owner, lease: leaseId, createRevision, modRevision: revision });
     return { succeeded: true, revision, read: this.kvs.get(readKey) };
   }
 

@@ -8,12 +8,18 @@ import { Supervisor } from '../../src/engine/supervisor';
 import { CancelledError, RefusalError, SnowflakeError } from '../../src/errors';
 import type { Timers } from '../../src/timers';
 import { fixedSource, type WorkerIdClaim, type WorkerIdSource } from '../../src/worker-id/claim';
-import { etcdReservationKey, type EtcdWorkerIdClaim } from '../../src/worker-id/etcd/etcd-claim';
+import { StateFile } from '../../src/state/state-file';
+import {
+  etcdReservationKey,
+  etcdWorkerKey,
+  type EtcdWorkerIdClaim,
+} from '../../src/worker-id/etcd/etcd-claim';
 import { etcdWorkerIdSource } from '../../src/worker-id/etcd/etcd-source';
 import { batchOf } from '../helpers/batch';
 import type { InvariantChecker } from './checker';
 import type { SimTimer } from './event-loop';
-import { SimDisk } from './sim-disk';
+import { durableReading } from './durable-state';
+import { SimDisk, STATE_DIR } from './sim-disk';
 import { healthyLink, type LinkState, type SimEtcd } from './sim-etcd';
 import { SimEtcdPort } from './sim-etcd-port';
 import { count, type World } from './world';
@@ -455,14 +461,12 @@ export class Process {
     };
   }
 
-  /** The simulated state file of this machine, as NodeSession opens it. */
+  /** The real StateFile on this machine's simulated disk, as NodeSession opens it (unread when `!readable`). */
   private stateFile(node: NodeId, readable: boolean): LocalReservationFile {
-    const disk = this.machine.disk;
-    return {
-      path: `m${this.machine.id}:/state/snowflake-state.json`,
-      read: (nodeMayChange) => (readable ? disk.read(node, nodeMayChange) : { reservedUntilMs: 0 }),
-      write: (untilMs) => disk.write(node, untilMs, () => this.alive),
-    };
+    const { layout } = this.cluster.settings.codec;
+    const file = new StateFile(STATE_DIR, layout, node, this.machine.disk.fileSystemFor(this));
+    if (readable) return file;
+    return { path: file.path, read: () => ({ reservedUntilMs: 0 }), write: (untilMs) => file.write(untilMs) };
   }
 
   /** Names a session the supervisor opened and checks every grant of its generator the moment it is made. */
@@ -479,6 +483,7 @@ export class Process {
     this.cluster.lastHolder.set(node.workerId, this.machine.id);
     const leaseId = this.leaseIds.get(session.claim);
     const resKey = etcdReservationKey(PREFIX, node.datacenterId, node.workerId);
+    const workerKey = etcdWorkerKey(PREFIX, node.datacenterId, node.workerId);
     const { epochMs, timeUnitMs } = settings.codec.layout;
     const disk = this.machine.disk;
     observeGrants(session.generator, (run) => {
@@ -489,12 +494,23 @@ export class Process {
           'lease',
           `${held.label} granted ID ${lo.toString()} while lease ${leaseId} is dead in etcd`,
         );
+      } else if (leaseId !== undefined && etcd.peek(workerKey)?.lease !== leaseId) {
+        checker.fail(
+          'lease',
+          `${held.label} granted ID ${lo.toString()} while its worker key carries lease ` +
+            `${String(etcd.peek(workerKey)?.lease)}, not ${leaseId}`,
+        );
       }
       // What a successor would start after: etcd's record for a claimed ID, the state file for a static one.
-      const successorFloorMs =
-        leaseId !== undefined
-          ? Number(etcd.peek(resKey)?.value ?? 0)
-          : disk.read(node, false).reservedUntilMs;
+      const durable = leaseId === undefined ? durableReading(disk, settings.codec.layout, node) : undefined;
+      if (durable !== undefined && 'refused' in durable) {
+        checker.fail(
+          'durability',
+          `${held.label} granted ID ${lo.toString()}; a power loss now: ${durable.refused}`,
+        );
+        return;
+      }
+      const successorFloorMs = durable?.reservedUntilMs ?? Number(etcd.peek(resKey)?.value ?? 0);
       if (run.tick >= Math.ceil((successorFloorMs - epochMs) / timeUnitMs)) {
         checker.fail(
           'coverage',

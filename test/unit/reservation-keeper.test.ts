@@ -130,6 +130,16 @@ describe('ReservationKeeper with a write that hangs', () => {
     expect(gen.allocate(1).kind).toBe('ids');
   });
 
+  it('GIVEN a write still in progress THEN the ceiling has not moved: no ID until the write is durable', async () => {
+    const { gen, keeper, finish, started } = hangingSetup();
+    const write = keeper.maybeRenew();
+    expect(started).toHaveLength(1);
+    expect(gen.allocate(1)).toMatchObject({ kind: 'wait', reason: 'reservation' });
+    finish();
+    await write;
+    expect(gen.allocate(1).kind).toBe('ids');
+  });
+
   it('GIVEN a write runs longer than writeTimeoutMs THEN failure reports the stall even before anyone waits on it', () => {
     const { clock, keeper } = hangingSetup();
     void keeper.maybeRenew();

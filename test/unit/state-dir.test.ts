@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_LAYOUT } from '../../src/core/layout';
 import { StateDirError, StateDirLockedError, StateFileError } from '../../src/errors';
+import { nodeFileSystem, type StateFileSystem } from '../../src/state/file-system';
 import { acquireStateDirLock, LOCK_FILE_NAME } from '../../src/state/lock';
 import { StateFile } from '../../src/state/state-file';
 
@@ -34,6 +35,46 @@ describe('StateFile', () => {
     await Promise.all(writes);
     expect(next.read()).toEqual({ reservedUntilMs: 1_800_000_000_019 });
     expect(fs.readdirSync(dir)).toEqual(['snowflake-state.json']);
+  });
+
+  it('GIVEN a write THEN the temp file is fsynced before its rename and the directory after it, all before the write resolves', async () => {
+    // What makes the write survive a power loss: content durable before the name points at it, the name
+    // durable before anyone is told. A crash test cannot show it (the page cache survives a process).
+    const calls: string[] = [];
+    const note = (call: string) => () => {
+      calls.push(call);
+    };
+    const recording: StateFileSystem = {
+      readFile: (p) => nodeFileSystem.readFile(p),
+      async openForWrite(p) {
+        const file = await nodeFileSystem.openForWrite(p);
+        return {
+          writeFile: (data) => file.writeFile(data).then(note('write temp file')),
+          sync: () => file.sync().then(note('fsync temp file')),
+          close: () => file.close(),
+        };
+      },
+      async openDirectory(p) {
+        const handle = await nodeFileSystem.openDirectory(p);
+        return {
+          sync: () => handle.sync().then(note(`fsync ${p === dir ? 'the state dir' : p}`)),
+          close: () => handle.close(),
+        };
+      },
+      rename: (from, to) => nodeFileSystem.rename(from, to).then(note(`rename to ${path.basename(to)}`)),
+      remove: (p) => nodeFileSystem.remove(p),
+    };
+    const f = new StateFile(dir, DEFAULT_LAYOUT, node, recording);
+    await f.write(1_800_000_000_123);
+    calls.push('resolved');
+    expect(calls).toEqual([
+      'write temp file',
+      'fsync temp file',
+      'rename to snowflake-state.json',
+      'fsync the state dir',
+      'resolved',
+    ]);
+    expect(f.read()).toEqual({ reservedUntilMs: 1_800_000_000_123 });
   });
 
   it('GIVEN a write that fails THEN it rejects and leaves no temp file behind', async () => {

@@ -244,7 +244,10 @@ async function claimLowestFree(phase: ClaimPhase): Promise<Won> {
     const key = etcdWorkerKey(prefix, datacenterId, workerId);
     const reservationKey = etcdReservationKey(prefix, datacenterId, workerId);
     const res = await etcd.call('Txn (claim)', (timeoutMs) =>
-      port.claimKey({ key, value: owner, leaseId, readKey: reservationKey }, timeoutMs),
+      port.claimKey(
+        { compares: [{ key, createRevision: '0' }], key, value: owner, leaseId, readKey: reservationKey },
+        timeoutMs,
+      ),
     );
     if (res.succeeded) {
       return {

@@ -16,8 +16,21 @@ export interface EtcdKv {
   readonly modRevision: string;
 }
 
-/** The claim transaction: `if create_revision(key) == 0 then put(key, value, lease), get(readKey)`. */
+/** One compare of a transaction: `create_revision(key) == createRevision`; `'0'` means the key does not exist. */
+export interface EtcdCreateRevisionCompare {
+  readonly key: string;
+  /** Decimal int64. */
+  readonly createRevision: string;
+}
+
+/**
+ * The claim transaction: `if <every compare> then put(key, value, lease), get(readKey)`. The claim asks
+ * `create_revision(key) == 0` (nobody holds the key); a port applies exactly the compares it is given,
+ * so what guards the put is the protocol's decision, visible wherever the protocol runs.
+ */
 export interface EtcdClaimTxn {
+  /** All must hold for the put to happen; none: it always happens. */
+  readonly compares: readonly EtcdCreateRevisionCompare[];
   readonly key: string;
   readonly value: string;
   /** Lease the new key is attached to (decimal int64). */

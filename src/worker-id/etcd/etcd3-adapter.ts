@@ -163,11 +163,30 @@ class Etcd3Port implements EtcdPort {
     const { client } = this;
     let res: ITxnResponse;
     try {
-      res = await client
-        .if(txn.key, 'Create', '==', 0)
-        .then(client.put(txn.key).value(txn.value).lease(txn.leaseId), client.get(txn.readKey))
-        .options(deadline(timeoutMs))
-        .commit();
+      // The KV client's own txn: etcd3's builder needs a first compare, and the port applies exactly the
+      // compares it is given (none: the put always happens).
+      res = await client.kv.txn(
+        {
+          compare: txn.compares.map((c) => ({
+            key: Buffer.from(c.key),
+            target: 'Create',
+            result: 'Equal',
+            create_revision: c.createRevision,
+          })),
+          success: [
+            {
+              request_put: {
+                key: Buffer.from(txn.key),
+                value: Buffer.from(txn.value),
+                lease: txn.leaseId,
+              },
+            },
+            { request_range: { key: Buffer.from(txn.readKey) } },
+          ],
+          failure: [],
+        },
+        deadline(timeoutMs),
+      );
     } catch (err) {
       throw err instanceof EtcdLeaseInvalidError ? new EtcdLeaseNotFoundError(txn.leaseId) : err;
     }
