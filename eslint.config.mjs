@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', 'node_modules/', 'src/generated/'] },
+  { ignores: ['**/dist/', 'coverage/', '**/node_modules/', 'src/generated/', 'packages/client/proto/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -120,17 +120,22 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     source.claim(signal, retryWindowMs);
   const lock = acquireStateDirLock(config.stateDir);
 
-  const timeBase = new TimeBase(clockSources, config.maxClockSkewMs, {
-    skewChanged({ skewMs, stepMs, action, stepped }) {
-      if (stepped && stepMs < 0) metrics.clockBackwards.inc();
-      metrics.clockSkew.set(action === 'tolerated' || action === 'refusing' ? skewMs / 1000 : 0);
-      const fields = { skewMs: Math.round(skewMs), stepMs: Math.round(stepMs), action };
-      if (action === 'refusing') logger.error(fields, SKEW_MESSAGES[action]);
-      else if (stepped) logger.warn(fields, SKEW_MESSAGES[action]);
-      // Not a step: a re-anchoring or the end of a refusal after the skew crept past the bound.
-      else logger.info(fields, SKEW_MESSAGES[action]);
+  const timeBase = new TimeBase(
+    clockSources,
+    config.maxClockSkewMs,
+    {
+      skewChanged({ skewMs, stepMs, action, stepped }) {
+        if (stepped && stepMs < 0) metrics.clockBackwards.inc();
+        metrics.clockSkew.set(action === 'tolerated' || action === 'refusing' ? skewMs / 1000 : 0);
+        const fields = { skewMs: Math.round(skewMs), stepMs: Math.round(stepMs), action };
+        if (action === 'refusing') logger.error(fields, SKEW_MESSAGES[action]);
+        else if (stepped) logger.warn(fields, SKEW_MESSAGES[action]);
+        // Not a step: a re-anchoring or the end of a refusal after the skew crept past the bound.
+        else logger.info(fields, SKEW_MESSAGES[action]);
+      },
     },
-  });
+    'SNOWFLAKE_MAX_CLOCK_SKEW_MS',
+  );
 
   const health = createHealth();
   const refusing = new Set<string>(['starting']);

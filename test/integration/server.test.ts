@@ -7,7 +7,7 @@ import type { BatchIdsResponse__Output } from '../../src/generated/snowflake/v1/
 import type { DecodeIdResponse__Output } from '../../src/generated/snowflake/v1/DecodeIdResponse';
 import type { GetInfoResponse__Output } from '../../src/generated/snowflake/v1/GetInfoResponse';
 import type { NextIdResponse__Output } from '../../src/generated/snowflake/v1/NextIdResponse';
-import { ERROR_CODE_METADATA_KEY } from '../../src/grpc/id-generator-service';
+import { ERROR_CODE_METADATA_KEY } from '@snowflake-id/client/contract';
 import { packageDefinition } from '../../src/grpc/proto';
 import { FakeClock } from '../helpers/fake-clock';
 import {
