@@ -1,13 +1,5 @@
-import {
-  composeId,
-  decomposeId,
-  fieldProblem,
-  MAX_ID,
-  type DecodedId,
-  type IdFields,
-  type Layout,
-  type NodeId,
-} from '@snowflake-id/client/contract';
+import { composeId, decomposeId, fieldProblem, MAX_ID } from '@snowflake-id/client/contract';
+import type { DecodedId, IdFields, Layout, NodeId } from '@snowflake-id/client/contract';
 import { InvalidIdError, InvalidLayoutError } from './errors';
 
 // The ID's fields and their pure bigint packing are part of the contract (clients decode offline).

@@ -2,12 +2,13 @@ import fc from 'fast-check';
 import { composeId, DEFAULT_LAYOUT, MAX_ID, type Layout } from '@snowflake-id/client/contract';
 import { decode, IdClientError } from '@snowflake-id/client';
 
-const sonyLike: Layout = {
-  epochMs: Date.UTC(2014, 8, 1),
+/** 10 ms ticks since 2015 and a wide worker field, as a server could report it. */
+const wideWorkers: Layout = {
+  epochMs: Date.UTC(2015, 0, 1),
   timeUnitMs: 10,
-  timestampBits: 39,
-  datacenterBits: 0,
-  workerBits: 16,
+  timestampBits: 40,
+  datacenterBits: 2,
+  workerBits: 13,
   sequenceBits: 8,
 };
 
@@ -26,17 +27,18 @@ describe("the client's local decode", () => {
   it('GIVEN another layout (as GetInfo reports it) THEN the fields follow that layout', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 0, max: 2 ** 39 - 1 }),
-        fc.integer({ min: 0, max: 65535 }),
+        fc.integer({ min: 0, max: 2 ** 40 - 1 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 0, max: 8191 }),
         fc.integer({ min: 0, max: 255 }),
-        (tick, workerId, sequence) => {
-          const id = composeId({ tick, datacenterId: 0, workerId, sequence }, sonyLike);
-          const timestampMs = sonyLike.epochMs + tick * 10;
-          expect(decode(id, sonyLike)).toEqual({
+        (tick, datacenterId, workerId, sequence) => {
+          const id = composeId({ tick, datacenterId, workerId, sequence }, wideWorkers);
+          const timestampMs = wideWorkers.epochMs + tick * 10;
+          expect(decode(id, wideWorkers)).toEqual({
             id,
             timestampMs,
             timestamp: new Date(timestampMs).toISOString(),
-            datacenterId: 0,
+            datacenterId,
             workerId,
             sequence,
           });

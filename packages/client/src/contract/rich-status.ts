@@ -101,36 +101,27 @@ function decodeErrorInfo(bytes: Uint8Array): ErrorInfo {
     else if (field === 1) reason = text(reader.lengthDelimited());
     else if (field === 2) domain = text(reader.lengthDelimited());
     else if (field === 3) {
-      const [key, value] = decodeStringPair(reader.lengthDelimited(), 'metadata entry');
-      metadata[key] = value;
+      const [key, value] = decodePair(reader.lengthDelimited(), 'google.rpc.ErrorInfo.MetadataEntry');
+      metadata[text(key)] = text(value);
     }
   }
   return { reason, domain, metadata };
 }
 
 function decodeAny(bytes: Uint8Array): { typeUrl: string; value: Uint8Array } {
-  let typeUrl = '';
-  let value: Uint8Array = new Uint8Array(0);
-  const reader = new WireReader(bytes, 'google.protobuf.Any');
-  while (reader.more) {
-    const { field, wireType } = reader.key();
-    if (field > 2) reader.skip(wireType);
-    else if (wireType !== LENGTH_DELIMITED) throw wrongWireType(reader, field, wireType);
-    else if (field === 1) typeUrl = text(reader.lengthDelimited());
-    else value = reader.lengthDelimited();
-  }
-  return { typeUrl, value };
+  const [typeUrl, value] = decodePair(bytes, 'google.protobuf.Any');
+  return { typeUrl: text(typeUrl), value };
 }
 
-/** A message of two string fields (1 and 2), such as a `map<string, string>` entry. */
-function decodeStringPair(bytes: Uint8Array, name: string): [string, string] {
-  const pair: [string, string] = ['', ''];
+/** A message of two length-delimited fields, 1 and 2 (an Any, a map entry): their bytes, empty if absent. */
+function decodePair(bytes: Uint8Array, name: string): [Uint8Array, Uint8Array] {
+  const pair: [Uint8Array, Uint8Array] = [new Uint8Array(0), new Uint8Array(0)];
   const reader = new WireReader(bytes, name);
   while (reader.more) {
     const { field, wireType } = reader.key();
     if (field > 2) reader.skip(wireType);
     else if (wireType !== LENGTH_DELIMITED) throw wrongWireType(reader, field, wireType);
-    else pair[field - 1] = text(reader.lengthDelimited());
+    else pair[field - 1] = reader.lengthDelimited();
   }
   return pair;
 }
