@@ -19,17 +19,18 @@ export interface PackedClient {
  * `npm pack`s packages/client from a copy of its sources laid out as in the repository (the canonical
  * proto beside it, the repository's node_modules for the build tools) under `dir`, so that its own
  * `prepare`/`prepack` build it from scratch, as on publish, without touching the working tree's dist/.
+ * `root`: the repository (default: the one this file is in, uncompiled).
  */
-export async function packClient(dir: string): Promise<PackedClient> {
+export async function packClient(dir: string, root = ROOT): Promise<PackedClient> {
   const repo = path.join(dir, 'repo');
   const pkg = path.join(repo, 'packages/client');
-  const source = path.join(ROOT, 'packages/client');
+  const source = path.join(root, 'packages/client');
   fs.cpSync(source, pkg, {
     recursive: true,
     filter: (from) => !['dist', 'proto', 'node_modules'].includes(path.relative(source, from)),
   });
-  fs.cpSync(path.join(ROOT, 'proto'), path.join(repo, 'proto'), { recursive: true });
-  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(repo, 'node_modules'), 'dir');
+  fs.cpSync(path.join(root, 'proto'), path.join(repo, 'proto'), { recursive: true });
+  fs.symlinkSync(path.join(root, 'node_modules'), path.join(repo, 'node_modules'), 'dir');
   const out = path.join(dir, 'out');
   fs.mkdirSync(out);
   const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', out], {
@@ -43,8 +44,8 @@ export async function packClient(dir: string): Promise<PackedClient> {
 }
 
 /** The @grpc/grpc-js version this repository runs, so an install can come from the local npm cache. */
-export function repositoryGrpcVersion(): string {
-  const manifest = path.join(ROOT, 'node_modules/@grpc/grpc-js/package.json');
+export function repositoryGrpcVersion(root = ROOT): string {
+  const manifest = path.join(root, 'node_modules/@grpc/grpc-js/package.json');
   return (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { version: string }).version;
 }
 
@@ -53,7 +54,7 @@ export function repositoryGrpcVersion(): string {
  * into it, as an application would: `npm install @snowflake-id/client @grpc/grpc-js`. `--prefer-offline`:
  * from the npm cache when it holds the packages (CI installed them for the repository), else the registry.
  */
-export async function installConsumer(dir: string, tarball: string): Promise<void> {
+export async function installConsumer(dir: string, tarball: string, root = ROOT): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(
     path.join(dir, 'package.json'),
@@ -67,7 +68,7 @@ export async function installConsumer(dir: string, tarball: string): Promise<voi
       '--no-audit',
       '--no-fund',
       tarball,
-      `@grpc/grpc-js@${repositoryGrpcVersion()}`,
+      `@grpc/grpc-js@${repositoryGrpcVersion(root)}`,
     ],
     { cwd: dir, timeout: NPM_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 },
   );
