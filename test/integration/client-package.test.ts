@@ -131,17 +131,19 @@ describe('@snowflake-id/client packed and installed into an empty project', () =
     expect(unexpected).toEqual([]);
   });
 
-  it("installs @grpc/grpc-js once: the client takes the application's copy (a peer dependency)", () => {
-    const copies = (dir: string): string[] =>
-      fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-        const p = path.join(dir, e.name);
-        if (!e.isDirectory()) return [];
-        if (p.endsWith(path.join('@grpc', 'grpc-js'))) return [p];
-        return copies(p);
-      });
-    expect(copies(path.join(consumer, 'node_modules'))).toEqual([
-      path.join(consumer, 'node_modules/@grpc/grpc-js'),
-    ]);
+  it("takes @grpc/grpc-js as a peer (the application's copy, any 1.x from 1.10) and depends only on proto-loader", () => {
+    const manifest = (dir: string) =>
+      JSON.parse(fs.readFileSync(path.join(consumer, 'node_modules', dir, 'package.json'), 'utf8')) as {
+        version: string;
+        dependencies?: Record<string, string>;
+        peerDependencies?: Record<string, string>;
+      };
+    const client = manifest('@snowflake-id/client');
+    expect(client.peerDependencies).toEqual({ '@grpc/grpc-js': '^1.10.0' });
+    expect(Object.keys(client.dependencies ?? {})).toEqual(['@grpc/proto-loader']);
+    const [major, minor] = manifest('@grpc/grpc-js').version.split('.').map(Number);
+    expect(major === 1 && minor !== undefined && minor >= 10).toBe(true);
+    expect(fs.existsSync(path.join(consumer, 'node_modules/@snowflake-id/client/node_modules'))).toBe(false);
   });
 
   it('type-checks a strict nodenext program, CommonJS and ES module, against the installed types', () => {
