@@ -1,7 +1,7 @@
 /**
  * `npm run bench:client`: what an application pays for the client (issue 15). `npm pack`s the client,
- * installs it with @grpc/grpc-js into an empty project (as `npm install @snowflake-id/client
- * @grpc/grpc-js` would) and prints its packages and disk use, then the wall time, modules loaded and RSS
+ * installs it with @grpc/grpc-js into an empty project (`npm install <tarball> @grpc/grpc-js@1`, the
+ * registry's current versions, from the npm cache where it has them) and prints its packages and disk use, then the wall time, modules loaded and RSS
  * of `require('@snowflake-id/client')`, and of that plus a first `createIdClient` (which loads the proto),
  * next to a bare `node -e 0`: medians of interleaved rounds, in child processes.
  *
@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { installConsumer, packClient } from '../test/helpers/client-package';
+import { packClient } from '../test/helpers/client-package';
 import { ROOT } from './lib/paths';
 import { runMain } from './lib/report';
 import { formatNumber, median } from './lib/stats';
@@ -69,10 +69,37 @@ function diskMB(dir: string): number {
   return (Number(r.stdout.split('\t')[0]) * 1024) / 1e6;
 }
 
-async function installTarball(dir: string, tarball: string): Promise<{ packages: number; mb: number }> {
-  await installConsumer(dir, tarball, ROOT);
+/** Packages and disk use of the application in `dir` after `install` filled its node_modules. */
+async function installed(
+  dir: string,
+  install: () => Promise<void>,
+): Promise<{ packages: number; mb: number }> {
+  await install();
   const nodeModules = path.join(dir, 'node_modules');
   return { packages: countPackages(nodeModules), mb: diskMB(nodeModules) };
+}
+
+/**
+ * `npm install <tarball> @grpc/grpc-js@1` into an empty project: what a user gets, versions as the
+ * registry resolves them today (the pack test pins them to the repository's lock instead).
+ */
+function npmInstall(dir: string, tarball: string): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, 'package.json'),
+    '{ "name": "app", "version": "1.0.0", "private": true }\n',
+  );
+  const r = spawnSync(
+    'npm',
+    ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, '@grpc/grpc-js@1'],
+    {
+      cwd: dir,
+      encoding: 'utf8',
+    },
+  );
+  return r.status === 0
+    ? Promise.resolve()
+    : Promise.reject(new Error(`npm install ${tarball}: ${r.stderr}`));
 }
 
 async function main(): Promise<number> {
@@ -83,7 +110,10 @@ async function main(): Promise<number> {
     const client = path.join(tmp, 'client');
     const packed = await packClient(tmp, ROOT);
     const installs = [
-      { label: '@snowflake-id/client + @grpc/grpc-js', ...(await installTarball(client, packed.tarball)) },
+      {
+        label: '@snowflake-id/client + @grpc/grpc-js',
+        ...(await installed(client, () => npmInstall(client, packed.tarball))),
+      },
     ];
     const probes: Probe[] = [
       { label: 'node -e 0', dir: client, code: '0' },
@@ -105,7 +135,7 @@ async function main(): Promise<number> {
       ).name;
       installs.push({
         label: `${name} (baseline) + @grpc/grpc-js`,
-        ...(await installTarball(dir, path.resolve(baseline))),
+        ...(await installed(dir, () => npmInstall(dir, path.resolve(baseline)))),
       });
       probes.push({ label: `require('${name}') (baseline)`, dir, code: `require('${name}')` });
     }

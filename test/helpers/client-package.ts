@@ -56,8 +56,8 @@ interface LockEntry {
  * The package-lock.json of an application that depends on the client tarball (at `tarballPath`, relative
  * to the application) and @grpc/grpc-js, every package at the version of the repository's own lock.
  */
-function consumerLock(root: string, tarballPath: string, integrity: string): unknown {
-  const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as {
+function consumerLock(tarballPath: string, integrity: string): unknown {
+  const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as {
     packages: Readonly<Record<string, LockEntry>>;
   };
   const client = lock.packages['packages/client'];
@@ -103,10 +103,10 @@ function consumerLock(root: string, tarballPath: string, integrity: string): unk
  * install put them there (npm install would want the registry's full package documents, which npm ci
  * does not cache); `--prefer-offline`: from the registry only what the cache lacks.
  */
-export async function installConsumer(dir: string, tarball: string, root = ROOT): Promise<void> {
+export async function installConsumer(dir: string, tarball: string): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   const integrity = `sha512-${crypto.createHash('sha512').update(fs.readFileSync(tarball)).digest('base64')}`;
-  const lock = consumerLock(root, path.relative(dir, tarball), integrity) as {
+  const lock = consumerLock(path.relative(dir, tarball), integrity) as {
     packages: Record<string, unknown>;
   };
   fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(lock.packages[''], null, 2)}\n`);
