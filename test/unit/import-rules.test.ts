@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ROOT, runNode } from '../helpers/process';
 
@@ -83,4 +84,22 @@ describe('import direction (eslint.config.mjs no-restricted-imports)', () => {
       expect(reports[i]).toEqual([]);
     },
   );
+});
+
+describe('src/core', () => {
+  it('names no environment variable, in messages or anywhere else (callers pass the names)', () => {
+    const dir = path.join(ROOT, 'src/core');
+    const hits = fs
+      .readdirSync(dir)
+      .filter((file) => file.endsWith('.ts'))
+      .flatMap((file) =>
+        fs
+          .readFileSync(path.join(dir, file), 'utf8')
+          .split('\n')
+          .flatMap((line, i) =>
+            /SNOWFLAKE_/.test(line) ? [`src/core/${file}:${i + 1}: ${line.trim()}`] : [],
+          ),
+      );
+    expect(hits).toEqual([]);
+  });
 });
