@@ -10,20 +10,29 @@
 ARG NODE_IMAGE=docker.io/library/node:24.20.0-bookworm-slim@sha256:ba849c60be29959425b8734d57b8b4b7d56f98edd9504c9af091d5281095a71e
 
 # --- build: compile TypeScript -------------------------------------------------------------------
+# An npm workspace: the service and the client package (packages/client), which the service imports its
+# contract from. Scripts are skipped at install (prepare would build before the sources are here); no
+# runtime dependency needs one (protobufjs' postinstall only checks its CLI's versions).
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+COPY packages/client/package.json ./packages/client/
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY packages/client/tsconfig.json packages/client/tsconfig.build.json ./packages/client/
+COPY packages/client/scripts ./packages/client/scripts
+COPY packages/client/src ./packages/client/src
 COPY proto ./proto
 COPY src ./src
 RUN npm run build
 
 # --- deps: production dependencies only ----------------------------------------------------------
+# node_modules/@snowflake-id/client is a link to packages/client, filled from the build stage below.
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY packages/client/package.json ./packages/client/
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 # --- runtime -------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
@@ -49,7 +58,10 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/packages/client/dist ./packages/client/dist
+COPY --from=build /app/packages/client/proto ./packages/client/proto
 COPY package.json ./
+COPY packages/client/package.json ./packages/client/
 COPY proto ./proto
 # The timestamp reservation lives here; mount a persistent volume so restarts never repeat IDs.
 RUN mkdir -p /var/lib/snowflake && chown node:node /var/lib/snowflake

@@ -4,6 +4,12 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
+  // The client package from its sources, as tsconfig.json's `paths` type-checks it: tests of the service
+  // and of the client see one copy of it (the built package is what dist/ and the pack test use).
+  moduleNameMapper: {
+    '^@snowflake-id/client$': '<rootDir>/packages/client/src/index.ts',
+    '^@snowflake-id/client/contract$': '<rootDir>/packages/client/src/contract/index.ts',
+  },
   maxWorkers: 2,
   testTimeout: 30000,
 };

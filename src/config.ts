@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { MAX_BATCH_SIZE_LIMIT } from '@snowflake-id/client/contract';
 import { z } from 'zod';
 import { closestName } from './closest-name';
 import { integer, text, type Env, type EnvValues, type EnvVariable, type VariableDoc } from './env-variable';
@@ -19,9 +20,6 @@ export type { VariableDoc } from './env-variable';
 
 /** Default SNOWFLAKE_TLS_RELOAD_INTERVAL_MS: how often the TLS files are re-read, in ms. */
 export const DEFAULT_TLS_RELOAD_INTERVAL_MS = 10_000;
-
-/** Largest SNOWFLAKE_MAX_BATCH_SIZE accepted. */
-export const MAX_BATCH_SIZE_LIMIT = 100_000;
 
 /** Largest SNOWFLAKE_GRPC_BACKLOG_MIB accepted: 1 GiB. */
 export const MAX_BACKLOG_MIB = 1024;

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as fs from 'node:fs';
-import { packageDefinition, SERVICE_NAME } from './grpc/proto';
+import { SERVICE_NAME } from '@snowflake-id/client/contract';
+import { packageDefinition } from './grpc/proto';
 
 /**
  * Container HEALTHCHECK and Kubernetes exec probe: asks grpc.health.v1.Health/Check for the service

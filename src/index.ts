@@ -1,5 +1,6 @@
 /**
  * Public API of the package: start the service in-process, validate configuration, and work with IDs.
+ * The client is the `@snowflake-id/client` package; it is re-exported here for existing callers.
  */
 export { startServer, type RunningServer, type ServerOptions } from './server';
 export {
@@ -13,10 +14,26 @@ export {
 export { IdCodec, MAX_ID, formatRfc3339, type DecodedId, type IdFields, type NodeId } from './core/codec';
 export { DEFAULT_LAYOUT, checkLayout, layoutEndMs, type Layout } from './core/layout';
 export { SnowflakeError, type ErrorCode } from './errors';
-export { createIdClient, type IdClient, type DecodeResult, type ServerInfo } from './client/id-client';
-export { IdClientError, type ClientErrorCode, type AttemptFailure } from './client/errors';
-export type { IdClientOptions, RetryOptions, PrefetchOptions } from './client/options';
-export type { BalancingPolicy } from './client/balancer';
-export type { IdClientHooks, AttemptEvent, RetryEvent, RefillEvent, ExpiredEvent } from './client/hooks';
-export { checkHealth, type HealthCheckOptions, type ServingStatus } from './client/health-check';
-export { parseIdText, UINT64_MAX } from './client/id-text';
+export {
+  createIdClient,
+  IdClientError,
+  checkHealth,
+  parseIdText,
+  UINT64_MAX,
+  type IdClient,
+  type DecodeResult,
+  type ServerInfo,
+  type ClientErrorCode,
+  type AttemptFailure,
+  type IdClientOptions,
+  type RetryOptions,
+  type PrefetchOptions,
+  type BalancingPolicy,
+  type IdClientHooks,
+  type AttemptEvent,
+  type RetryEvent,
+  type RefillEvent,
+  type ExpiredEvent,
+  type HealthCheckOptions,
+  type ServingStatus,
+} from '@snowflake-id/client';

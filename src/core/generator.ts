@@ -1,6 +1,6 @@
-import { ClockMovedBackwardsError, RefusalError, TimeOverflowError } from '../errors';
 import type { Clock } from './clock';
 import { type IdCodec, type NodeId } from './codec';
+import { ClockMovedBackwardsError, RefusalError, TimeOverflowError } from './errors';
 import { fieldMax, layoutEndMs } from './layout';
 
 /** A run of consecutive IDs granted by {@link Generator.allocate}: same tick, sequences first…first+count−1. */
@@ -37,6 +37,8 @@ export interface GeneratorObserver {
 export interface GeneratorOptions {
   /** Longest the clock may be behind the last issued timestamp and still be waited out, in ms; beyond it allocation throws. */
   readonly maxBackwardsMs: number;
+  /** What refusals call `maxBackwardsMs` (e.g. the setting that chose it). Default `maxBackwardsMs`. */
+  readonly maxBackwardsName?: string;
 }
 
 /**
@@ -203,7 +205,8 @@ export class Generator {
   private behindMs(now: number): number {
     const behind = this.startOfTick(this.lastTick) - now;
     if (behind > this.options.maxBackwardsMs) {
-      throw new ClockMovedBackwardsError(Math.ceil(behind), this.options.maxBackwardsMs);
+      const { maxBackwardsMs, maxBackwardsName = 'maxBackwardsMs' } = this.options;
+      throw new ClockMovedBackwardsError(Math.ceil(behind), maxBackwardsMs, maxBackwardsName);
     }
     return behind;
   }

@@ -1,5 +1,5 @@
-import { ClockSkewError } from '../errors';
 import type { Clock } from './clock';
+import { ClockSkewError } from './errors';
 
 /** The two raw clocks the time base reads; injected so tests and simulations drive them. */
 export interface ClockSources {
@@ -80,11 +80,21 @@ export class TimeBase implements Clock {
   private lastReportedSkewMs = 0;
   private refusing = false;
   private lastSkewMs = 0;
+  private readonly maxSkewName: string;
 
-  /** `maxSkewMs`: largest |wall − base| served, in ms (≥ 0). */
-  constructor(sources: ClockSources, maxSkewMs: number, observer: TimeBaseObserver = {}) {
+  /**
+   * `maxSkewMs`: largest |wall − base| served, in ms (≥ 0). `maxSkewName`: what refusals call it (e.g.
+   * the setting that chose it); default `maxSkewMs`.
+   */
+  constructor(
+    sources: ClockSources,
+    maxSkewMs: number,
+    observer: TimeBaseObserver = {},
+    maxSkewName = 'maxSkewMs',
+  ) {
     this.sources = sources;
     this.maxSkewMs = maxSkewMs;
+    this.maxSkewName = maxSkewName;
     this.observer = observer;
     this.stepThresholdMs = Math.max(1, Math.min(STEP_THRESHOLD_MS, maxSkewMs));
     this.offsetMs = sources.wallMs() - sources.monotonicMs();
@@ -107,7 +117,7 @@ export class TimeBase implements Clock {
     if (!this.refusing) return undefined;
     return new ClockSkewError(
       `wall clock is ${Math.round(-this.lastSkewMs)} ms behind the ID time base, more than ` +
-        `SNOWFLAKE_MAX_CLOCK_SKEW_MS=${this.maxSkewMs}; refusing to issue IDs until the wall clock passes ` +
+        `${this.maxSkewName}=${this.maxSkewMs}; refusing to issue IDs until the wall clock passes ` +
         `${new Date(this.highestReturnedMs).toISOString()}, the latest time already used`,
       { behindMs: String(Math.round(-this.lastSkewMs)), maxSkewMs: String(this.maxSkewMs) },
     );

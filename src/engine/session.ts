@@ -122,7 +122,7 @@ export class NodeSession {
       codec,
       claim.node,
       timeBase,
-      { maxBackwardsMs: deps.maxClockBackwardsMs },
+      { maxBackwardsMs: deps.maxClockBackwardsMs, maxBackwardsName: 'SNOWFLAKE_MAX_CLOCK_BACKWARDS_MS' },
       {
         sequenceExhausted() {
           observer.sequenceExhausted();

@@ -100,11 +100,16 @@ export class Supervisor {
     this.options = options;
     const { clockSources, observer, timers } = options;
     this.observer = observer;
-    this.timeBase = new TimeBase(clockSources, options.maxClockSkewMs, {
-      skewChanged(change) {
-        observer.skewChanged(change);
+    this.timeBase = new TimeBase(
+      clockSources,
+      options.maxClockSkewMs,
+      {
+        skewChanged(change) {
+          observer.skewChanged(change);
+        },
       },
-    });
+      'SNOWFLAKE_MAX_CLOCK_SKEW_MS',
+    );
     const monotonicNowMs = () => clockSources.monotonicMs();
     this.startedAtMs = monotonicNowMs();
     this.deps = {

@@ -1,7 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
-import { ResponseBacklogFullError, ShuttingDownError, toGrpcStatus, type SnowflakeError } from '../errors';
+import { ERROR_CODE_METADATA_KEY } from '@snowflake-id/client/contract';
+import { ResponseBacklogFullError, ShuttingDownError, type SnowflakeError } from '../errors';
 import type { Connection, ConnectionTable } from './connections';
-import { ERROR_CODE_METADATA_KEY } from './id-generator-service';
+import { toGrpcStatus } from './status';
 
 type NextCall = grpc.ServerInterceptingCallInterface;
 type CallListener = Parameters<NextCall['start']>[0];

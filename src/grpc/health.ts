@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import { SERVICE_NAME } from './proto';
+import { SERVICE_NAME } from '@snowflake-id/client/contract';
 
 /**
  * Health service name for liveness probes: SERVING from creation until shutdown begins, whatever the

@@ -1,6 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { BatchSizeError, MalformedRequestError, SnowflakeError, toGrpcStatus } from '../errors';
+import {
+  batchIdsResponseBytes,
+  encodeNextIdResponse,
+  packedIdsMessage,
+  type MethodName,
+} from '@snowflake-id/client/contract';
+import { BatchSizeError, MalformedRequestError, SnowflakeError } from '../errors';
 import { formatRfc3339, type IdCodec, type NodeId } from '../core/codec';
 import type { IdSource } from '../engine/issuer';
 import type { BatchIdsRequest__Output } from '../generated/snowflake/v1/BatchIdsRequest';
@@ -8,8 +14,8 @@ import type { DecodeIdRequest__Output } from '../generated/snowflake/v1/DecodeId
 import type { DecodeIdResponse } from '../generated/snowflake/v1/DecodeIdResponse';
 import type { GetInfoResponse } from '../generated/snowflake/v1/GetInfoResponse';
 import type { ResponseSizer } from './connection-interceptor';
-import { batchIdsResponseBytes, encodeNextIdResponse, packedIdsMessage, preEncoded } from './packed-ids';
 import { snowflakeProto } from './proto';
+import { toGrpcStatus } from './status';
 
 /** What the IdGenerator handlers need. */
 export interface IdGeneratorDeps {
@@ -23,14 +29,18 @@ export interface IdGeneratorDeps {
   readonly logger: Logger;
 }
 
-// Defined beside the other wire-error names; re-exported where callers have always imported it from.
-export { ERROR_CODE_METADATA_KEY } from './error-details';
+/** Response serializer for a handler that answers with the encoded message itself. */
+function preEncoded(message: Buffer): Buffer {
+  return message;
+}
 
 /**
- * Hand-written response encoders replacing proto-loader's for the two ID methods (see packed-ids.ts):
- * NextId answers a bigint, BatchIds the finished BatchIdsResponse bytes with the IDs written in place.
+ * Hand-written response encoders replacing proto-loader's for the two ID methods (the contract's packed
+ * fixed64 codec): NextId answers a bigint, BatchIds the finished BatchIdsResponse bytes with the IDs
+ * written in place.
  */
-const RESPONSE_ENCODERS = new Map<string, grpc.serialize<bigint> | grpc.serialize<Buffer>>([
+type ResponseEncoder = grpc.serialize<bigint> | grpc.serialize<Buffer>;
+const RESPONSE_ENCODERS: ReadonlyMap<string, ResponseEncoder> = new Map<MethodName, ResponseEncoder>([
   ['NextId', encodeNextIdResponse],
   ['BatchIds', preEncoded],
 ]);

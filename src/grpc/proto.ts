@@ -1,28 +1,16 @@
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { ID_GENERATOR_PROTO, PROTO_DIR, PROTO_LOADER_OPTIONS } from '@snowflake-id/client/contract';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import type { ProtoGrpcType } from '../generated/id_generator';
 
-/** Folder holding `snowflake/v1/id_generator.proto` (the repository's `proto/`, beside `src/` and `dist/`). */
-export const PROTO_ROOT = path.resolve(__dirname, '../../proto');
+/** Folder holding `snowflake/v1/id_generator.proto`: the repository's `proto/`, beside `src/` and `dist/`. */
+const PROTO_ROOT = path.resolve(__dirname, '../..', PROTO_DIR);
 
-/** The contract file, relative to {@link PROTO_ROOT}. */
-export const ID_GENERATOR_PROTO = 'snowflake/v1/id_generator.proto';
-
-/** Fully qualified service name, as used by health checks and reflection. */
-export const SERVICE_NAME = 'snowflake.v1.IdGenerator';
-
-/**
- * proto-loader options shared by the server, the tests and `proto-loader-gen-types`: field names as in
- * the .proto, 64-bit integers as decimal strings (never a JS number), defaults filled in.
- */
-export const LOADER_OPTIONS: protoLoader.Options = {
-  keepCase: true,
-  longs: String,
-  enums: String,
-  defaults: true,
-  oneofs: true,
+/** The contract's proto-loader options, with the include folders of our contract and grpc.health.v1. */
+const LOADER_OPTIONS: protoLoader.Options = {
+  ...PROTO_LOADER_OPTIONS,
   includeDirs: [PROTO_ROOT, path.resolve(path.dirname(healthProtoPath), '../..')],
 };
 

@@ -5,12 +5,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { IdCodec } from '../../src/core/codec';
 import { DEFAULT_LAYOUT } from '../../src/core/layout';
-import { SERVICE_NAME } from '../../src/grpc/proto';
+import { SERVICE_NAME } from '@snowflake-id/client/contract';
 import { ROOT, runNode } from '../helpers/process';
 import { startTestServer, type TestServer } from '../helpers/server';
 
-// The compiled CLI, as users run it; `npm test` builds dist/ first (pretest).
-const CLI = path.join(ROOT, 'dist/client/cli.js');
+// The compiled CLI of the client package, as users run it; `npm test` builds dist/ first (pretest).
+const CLIENT_PACKAGE = path.join(ROOT, 'packages/client');
+const CLI = path.join(CLIENT_PACKAGE, 'dist/cli.js');
+/** The service's own `snowflake` bin, which runs the client package's CLI. */
+const SERVICE_CLI = path.join(ROOT, 'dist/cli.js');
 const codec = new IdCodec(DEFAULT_LAYOUT);
 const DIGITS = /^[0-9]+$/;
 
@@ -60,7 +63,7 @@ function cli(args: string[], env: Record<string, string> = {}) {
   return runNode([CLI, ...args], { SNOWFLAKE_ADDR: addr, ...env });
 }
 
-describe('snowflake CLI (dist/client/cli.js) against a real server', () => {
+describe('snowflake CLI (packages/client/dist/cli.js) against a real server', () => {
   it('next prints one decimal ID stamped by the server', async () => {
     const r = await cli(['next']);
     expect(r).toMatchObject({ code: 0, stderr: '' });
@@ -181,12 +184,24 @@ describe('snowflake CLI (dist/client/cli.js) against a real server', () => {
     expect(r.stdout.trimEnd()).toMatch(DIGITS);
   });
 
-  it('is the package.json bin "snowflake", compiled with its shebang', () => {
-    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
-      bin?: Record<string, string>;
-    };
-    expect(pkg.bin).toEqual({ snowflake: 'dist/client/cli.js' });
-    expect(fs.readFileSync(CLI, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
+  it('is the "snowflake" bin of the client package and of the service, both compiled with their shebang', () => {
+    const bin = (dir: string) =>
+      (
+        JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
+          bin?: Record<string, string>;
+        }
+      ).bin;
+    expect(bin(CLIENT_PACKAGE)).toEqual({ snowflake: 'dist/cli.js' });
+    expect(bin(ROOT)).toEqual({ snowflake: 'dist/cli.js' });
+    for (const file of [CLI, SERVICE_CLI]) {
+      expect(fs.readFileSync(file, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
+    }
+  });
+
+  it("the service's bin runs the client's CLI: it prints an ID", async () => {
+    const r = await runNode([SERVICE_CLI, 'next'], { SNOWFLAKE_ADDR: addr });
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(codec.decode(BigInt(r.stdout.trimEnd()))).toMatchObject({ datacenterId: 2, workerId: 5 });
   });
 
   it('--help prints usage and exits 0', async () => {

@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { IdClientError } from '../../src/client/errors';
-import type { AttemptEvent, ExpiredEvent, RefillEvent } from '../../src/client/hooks';
-import { createIdClient, type IdClient } from '../../src/client/id-client';
-import type { IdClientOptions } from '../../src/client/options';
+import { IdClientError } from '../../packages/client/src/errors';
+import type { AttemptEvent, ExpiredEvent, RefillEvent } from '../../packages/client/src/hooks';
+import { createIdClient, type IdClient } from '../../packages/client/src/id-client';
+import type { IdClientOptions } from '../../packages/client/src/options';
 import { IdCodec } from '../../src/core/codec';
 import { DEFAULT_LAYOUT } from '../../src/core/layout';
 import { startTestServer, type TestServer } from '../helpers/server';

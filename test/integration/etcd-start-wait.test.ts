@@ -7,7 +7,7 @@ import { IdCodec } from '../../src/core/codec';
 import { DEFAULT_LAYOUT } from '../../src/core/layout';
 import type { GetInfoResponse__Output } from '../../src/generated/snowflake/v1/GetInfoResponse';
 import type { NextIdResponse__Output } from '../../src/generated/snowflake/v1/NextIdResponse';
-import { ERROR_CODE_METADATA_KEY } from '../../src/grpc/id-generator-service';
+import { ERROR_CODE_METADATA_KEY } from '@snowflake-id/client/contract';
 import { etcdReservationKey, etcdWorkerKey } from '../../src/worker-id/etcd/etcd-claim';
 import { startEtcd, type EtcdServer } from '../helpers/etcd';
 import { healthCheck, idGeneratorClient, unaryCall } from '../helpers/grpc-client';

@@ -4,8 +4,8 @@ import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import pino from 'pino';
-import { checkHealth } from '../../src/client/health-check';
-import { createIdClient } from '../../src/client/id-client';
+import { checkHealth } from '../../packages/client/src/health-check';
+import { createIdClient } from '../../packages/client/src/id-client';
 import type { IdGeneratorClient } from '../../src/generated/snowflake/v1/IdGenerator';
 import type { NextIdResponse__Output } from '../../src/generated/snowflake/v1/NextIdResponse';
 import {

@@ -1,4 +1,4 @@
-import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffOptions } from '../../src/client/backoff';
+import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffOptions } from '../../packages/client/src/backoff';
 
 const noJitter: BackoffOptions = { ...DEFAULT_BACKOFF, jitter: 0 };
 

@@ -1,4 +1,4 @@
-import { Balancer, type BalancingPolicy } from '../../src/client/balancer';
+import { Balancer, type BalancingPolicy } from '../../packages/client/src/balancer';
 
 const A = 'a:1';
 const B = 'b:1';

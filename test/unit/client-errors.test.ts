@@ -1,11 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
-import { attemptFailure } from '../../src/client/errors';
+import { attemptFailure } from '../../packages/client/src/errors';
 import {
   encodeRichStatus,
   ERROR_CODE_METADATA_KEY,
   STATUS_DETAILS_METADATA_KEY,
   type ErrorInfo,
-} from '../../src/grpc/error-details';
+} from '@snowflake-id/client/contract';
 
 const BATCH_INFO: ErrorInfo = {
   reason: 'BATCH_SIZE_OUT_OF_RANGE',
@@ -28,11 +28,13 @@ function serviceError({ legacy, rich }: Trailers): grpc.ServiceError {
       STATUS_DETAILS_METADATA_KEY,
       Buffer.isBuffer(rich)
         ? rich
-        : encodeRichStatus({
-            code: grpc.status.INVALID_ARGUMENT,
-            message: 'count out of range',
-            errorInfo: rich,
-          }),
+        : Buffer.from(
+            encodeRichStatus({
+              code: grpc.status.INVALID_ARGUMENT,
+              message: 'count out of range',
+              errorInfo: rich,
+            }),
+          ),
     );
   }
   return Object.assign(new Error('3 INVALID_ARGUMENT: count out of range'), {

@@ -1,11 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
-import { DEFAULT_BACKOFF } from '../../src/client/backoff';
-import { Balancer, type BalancingPolicy } from '../../src/client/balancer';
-import { IdClientError } from '../../src/client/errors';
-import { FailoverCaller, type FailoverOptions } from '../../src/client/failover';
-import type { AttemptEvent, RetryEvent } from '../../src/client/hooks';
-import type { UnaryCaller, UnaryMethod } from '../../src/client/transport';
-import { ERROR_CODE_METADATA_KEY } from '../../src/grpc/id-generator-service';
+import { DEFAULT_BACKOFF } from '../../packages/client/src/backoff';
+import { Balancer, type BalancingPolicy } from '../../packages/client/src/balancer';
+import { IdClientError } from '../../packages/client/src/errors';
+import { FailoverCaller, type FailoverOptions } from '../../packages/client/src/failover';
+import type { AttemptEvent, RetryEvent } from '../../packages/client/src/hooks';
+import type { UnaryCaller, UnaryMethod } from '../../packages/client/src/transport';
+import { ERROR_CODE_METADATA_KEY } from '@snowflake-id/client/contract';
 
 const A = 'a:1';
 const B = 'b:1';

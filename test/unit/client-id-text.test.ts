@@ -1,5 +1,5 @@
-import { IdClientError } from '../../src/client/errors';
-import { parseIdText, UINT64_MAX } from '../../src/client/id-text';
+import { IdClientError } from '../../packages/client/src/errors';
+import { parseIdText, UINT64_MAX } from '../../packages/client/src/id-text';
 
 describe('parseIdText', () => {
   it.each([

@@ -1,5 +1,5 @@
-import { IdClientError } from '../../src/client/errors';
-import { isAddress, resolveClientOptions, type IdClientOptions } from '../../src/client/options';
+import { IdClientError } from '../../packages/client/src/errors';
+import { isAddress, resolveClientOptions, type IdClientOptions } from '../../packages/client/src/options';
 
 const addresses = ['127.0.0.1:50051'];
 

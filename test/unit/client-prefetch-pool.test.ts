@@ -1,6 +1,6 @@
-import { IdClientError } from '../../src/client/errors';
-import type { ExpiredEvent, RefillEvent } from '../../src/client/hooks';
-import { PrefetchPool, type PrefetchPoolOptions } from '../../src/client/prefetch-pool';
+import { IdClientError } from '../../packages/client/src/errors';
+import type { ExpiredEvent, RefillEvent } from '../../packages/client/src/hooks';
+import { PrefetchPool, type PrefetchPoolOptions } from '../../packages/client/src/prefetch-pool';
 
 /** A fetch that hands out consecutive IDs (1, 2, 3…) and records every request; `fail` makes the next calls reject. */
 function fakeFetch() {

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { loadConfig, VARIABLE_DOCS } from '../../src/config';
 import { LIVENESS_SERVICE } from '../../src/grpc/health';
-import { SERVICE_NAME } from '../../src/grpc/proto';
+import { SERVICE_NAME } from '@snowflake-id/client/contract';
 
 // No cluster here: the manifests are parsed and checked against the service's own configuration
 // (VARIABLE_DOCS), and rendered with `kubectl kustomize` where kubectl is installed.

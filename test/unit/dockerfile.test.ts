@@ -54,6 +54,31 @@ describe('Dockerfile', () => {
     expect(deps?.lines.some((l) => l.includes('npm ci --omit=dev'))).toBe(true);
   });
 
+  it('installs the npm workspace and ships the client package the service imports its contract from', () => {
+    const workspaces = (
+      JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+        workspaces: string[];
+      }
+    ).workspaces;
+    expect(workspaces).toEqual(['packages/client']);
+    // Every stage that runs npm ci has the workspace's package.json first, so node_modules links it.
+    for (const stage of stages.filter((s) => s.lines.some((l) => l.startsWith('RUN npm ci')))) {
+      const ci = stage.lines.findIndex((l) => l.startsWith('RUN npm ci'));
+      expect(stage.lines.slice(0, ci)).toContain('COPY packages/client/package.json ./packages/client/');
+      // No install-time build: prepare would run before the sources are copied.
+      expect(stage.lines[ci]).toContain('--ignore-scripts');
+    }
+    // The link's target in the final image: the client's manifest, build and proto, never its sources.
+    const copies = final.lines.filter((l) => l.startsWith('COPY'));
+    expect(copies).toEqual(
+      expect.arrayContaining([
+        'COPY packages/client/package.json ./packages/client/',
+        'COPY --from=build /app/packages/client/dist ./packages/client/dist',
+        'COPY --from=build /app/packages/client/proto ./packages/client/proto',
+      ]),
+    );
+  });
+
   it('runs as a non-root user', () => {
     const user = final.lines.filter((l) => l.startsWith('USER ')).at(-1);
     expect(user).toBeDefined();

@@ -9,14 +9,14 @@ import {
   ShuttingDownError,
   StateDirError,
   TimeOverflowError,
-  toGrpcStatus,
   type SnowflakeError,
 } from '../../src/errors';
 import {
   decodeRichStatus,
   ERROR_CODE_METADATA_KEY,
   STATUS_DETAILS_METADATA_KEY,
-} from '../../src/grpc/error-details';
+} from '@snowflake-id/client/contract';
+import { toGrpcStatus } from '../../src/grpc/status';
 
 /** What toGrpcStatus puts on the wire, with the google.rpc.Status trailer decoded. */
 function onTheWire(err: unknown) {
@@ -35,7 +35,11 @@ describe('toGrpcStatus', () => {
     [new BatchSizeError(0, 10_000), status.INVALID_ARGUMENT, { count: '0', min: '1', max: '10000' }],
     [new InvalidIdError('sign bit'), status.INVALID_ARGUMENT, {}],
     [new MalformedRequestError('bad wire type'), status.INVALID_ARGUMENT, {}],
-    [new ClockMovedBackwardsError(50, 10), status.UNAVAILABLE, { behindMs: '50', maxWaitMs: '10' }],
+    [
+      new ClockMovedBackwardsError(50, 10, 'maxWaitMs'),
+      status.UNAVAILABLE,
+      { behindMs: '50', maxWaitMs: '10' },
+    ],
     [new TimeOverflowError('ended'), status.UNAVAILABLE, {}],
     [new ShuttingDownError(), status.UNAVAILABLE, {}],
     [new CancelledError(), status.CANCELLED, {}],

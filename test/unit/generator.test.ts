@@ -7,7 +7,9 @@ import { FakeClock } from '../helpers/fake-clock';
 const EPOCH = DEFAULT_LAYOUT.epochMs;
 const T0 = EPOCH + 1_000_000; // tick 1,000,000
 
-function setup(opts: { layout?: Layout; maxBackwardsMs?: number; startMs?: number } = {}) {
+function setup(
+  opts: { layout?: Layout; maxBackwardsMs?: number; maxBackwardsName?: string; startMs?: number } = {},
+) {
   const layout = opts.layout ?? DEFAULT_LAYOUT;
   const clock = new FakeClock(opts.startMs ?? T0);
   const events = { exhausted: [] as number[] };
@@ -16,7 +18,7 @@ function setup(opts: { layout?: Layout; maxBackwardsMs?: number; startMs?: numbe
     codec,
     { datacenterId: 1, workerId: 2 },
     clock,
-    { maxBackwardsMs: opts.maxBackwardsMs ?? 10 },
+    { maxBackwardsMs: opts.maxBackwardsMs ?? 10, maxBackwardsName: opts.maxBackwardsName },
     { sequenceExhausted: (tick) => events.exhausted.push(tick) },
   );
   return { clock, gen, codec, events };
@@ -94,6 +96,16 @@ describe('Generator', () => {
         expect(() => gen.allocate(1)).toThrow(`clock is ${-step} ms behind the last issued timestamp`);
         expect(gen.probe(clock.nowMs())).toBeInstanceOf(ClockMovedBackwardsError);
       }
+    });
+
+    it.each([
+      ['no name (the core default)', undefined, '(maxBackwardsMs)'],
+      ["the caller's name for it", 'SNOWFLAKE_MAX_CLOCK_BACKWARDS_MS', '(SNOWFLAKE_MAX_CLOCK_BACKWARDS_MS)'],
+    ])('GIVEN %s THEN the refusal names the bound so', (_n, maxBackwardsName, named) => {
+      const { gen, clock } = setup({ maxBackwardsMs: 10, maxBackwardsName });
+      ids(gen, 1);
+      clock.advance(-11);
+      expect(() => gen.allocate(1)).toThrow(`more than the 10 ms ${named} this server waits out`);
     });
 
     it('GIVEN the clock catches up after a wait THEN it continues in the same tick with the next sequence', () => {

@@ -7,7 +7,7 @@ import {
   decodeBatchIdsResponse,
   encodeNextIdResponse,
   packedIdsMessage,
-} from '../../src/grpc/packed-ids';
+} from '@snowflake-id/client/contract';
 import { snowflakeProto } from '../../src/grpc/proto';
 import { FakeClock } from '../helpers/fake-clock';
 

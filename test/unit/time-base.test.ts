@@ -20,6 +20,21 @@ function setup(maxSkewMs = 1000) {
 }
 
 describe('TimeBase', () => {
+  it.each([
+    ['no name (the core default)', undefined, 'more than maxSkewMs=1000;'],
+    [
+      "the caller's name for it",
+      'SNOWFLAKE_MAX_CLOCK_SKEW_MS',
+      'more than SNOWFLAKE_MAX_CLOCK_SKEW_MS=1000;',
+    ],
+  ])('GIVEN %s for the bound THEN a refusal names it so', (_n, name, named) => {
+    const wall = new FakeClock(T0);
+    const base = new TimeBase({ wallMs: () => wall.nowMs(), monotonicMs: () => 0 }, 1000, {}, name);
+    base.nowMs();
+    wall.advance(-5000);
+    expect(() => base.nowMs()).toThrow(named);
+  });
+
   it('GIVEN steady clocks THEN it returns wall time at start plus monotonic elapsed time', () => {
     const { base, elapse, events } = setup();
     expect(base.nowMs()).toBe(T0);

@@ -4,12 +4,12 @@ import { EtcdPermissionDeniedError, GRPCDeadlineExceededError, GRPCUnavailableEr
 import {
   CoordinationDataError,
   CoordinationError,
-  toGrpcStatus,
   WorkerIdsExhaustedError,
   WorkerLeaseLostError,
   type ErrorCode,
   type SnowflakeError,
 } from '../../src/errors';
+import { toGrpcStatus } from '../../src/grpc/status';
 import { EtcdLeaseNotFoundError } from '../../src/worker-id/etcd/etcd-port';
 import { isTransientEtcdError } from '../../src/worker-id/etcd/etcd3-adapter';
 

@@ -1,12 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
-import { packageDefinition, SERVICE_NAME } from '../grpc/proto';
 import { DEFAULT_BACKOFF } from './backoff';
 import { Balancer } from './balancer';
+import { SERVICE_NAME } from './contract';
 import { FailoverCaller } from './failover';
-import { Transport, type UnaryMethod } from './transport';
+import type { ServingStatus } from './messages';
+import { clientMethods } from './proto';
+import { Transport } from './transport';
 
-/** A grpc.health.v1 serving status. */
-export type ServingStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
+export type { ServingStatus } from './messages';
 
 /** Options of {@link checkHealth}. */
 export interface HealthCheckOptions {
@@ -24,11 +25,7 @@ export interface HealthCheckOptions {
  * `DEADLINE_EXCEEDED`, or `SERVER_ERROR` e.g. NOT_FOUND for a service the server does not know).
  */
 export async function checkHealth(address: string, options: HealthCheckOptions = {}): Promise<ServingStatus> {
-  const check = (
-    packageDefinition()['grpc.health.v1.Health'] as unknown as {
-      Check: UnaryMethod<{ service: string }, { status: ServingStatus }>;
-    }
-  ).Check;
+  const check = clientMethods().HealthCheck;
   const timeoutMs = options.timeoutMs ?? 3000;
   const transport = new Transport(options.credentials ?? grpc.credentials.createInsecure());
   const caller = new FailoverCaller(

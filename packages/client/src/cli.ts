@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { MAX_BATCH_SIZE_LIMIT } from '../config';
-import { SERVICE_NAME } from '../grpc/proto';
+import { MAX_BATCH_SIZE_LIMIT, SERVICE_NAME } from './contract';
 import { IdClientError } from './errors';
 import { checkHealth } from './health-check';
 import { createIdClient, type IdClient } from './id-client';

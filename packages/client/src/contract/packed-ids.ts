@@ -1,3 +1,5 @@
+import { varintSize, WireReader } from './wire';
+
 /**
  * A `BatchIdsResponse { repeated fixed64 ids = 1; }` encoded by hand, for IDs written in place: tag 0x0A
  * (field 1, length-delimited), the varint byte length, then 8 little-endian bytes per ID (proto3 packs
@@ -42,26 +44,12 @@ export function batchIdsResponseBytes(count: number): number {
   return GRPC_MESSAGE_PREFIX_BYTES + 1 + varintSize(payload) + payload;
 }
 
-/** Response serializer for a handler that answers with the encoded message itself. */
-export function preEncoded(message: Buffer): Buffer {
-  return message;
-}
-
 /** `NextIdResponse { fixed64 id = 1; }`: tag 0x09 (field 1, 64-bit), then the ID as 8 little-endian bytes. */
 export function encodeNextIdResponse(id: bigint): Buffer {
   const bytes = Buffer.allocUnsafe(9);
   bytes[0] = 0x09;
   bytes.writeBigUInt64LE(id, 1);
   return bytes;
-}
-
-function varintSize(v: number): number {
-  let size = 1;
-  while (v >= 0x80) {
-    v >>>= 7;
-    size++;
-  }
-  return size;
 }
 
 /**
@@ -72,48 +60,22 @@ function varintSize(v: number): number {
 export function decodeBatchIdsResponse(bytes: Uint8Array): { ids: bigint[] } {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   const ids: bigint[] = [];
-  const reader = { at: 0 };
-  while (reader.at < buf.length) {
-    const key = readVarint(buf, reader);
-    const wireType = key % 8;
-    if (key < 8) throw new RangeError(`BatchIdsResponse: invalid field number 0 at byte ${reader.at}`);
-    if (key === 0x0a) {
-      const length = readVarint(buf, reader);
+  const reader = new WireReader(buf, 'BatchIdsResponse');
+  while (reader.more) {
+    const { field, wireType } = reader.key();
+    if (field === 1 && wireType === 2) {
+      const length = reader.varint();
       const end = reader.at + length;
       if (end > buf.length || length % 8 !== 0) {
-        throw new RangeError('BatchIdsResponse: packed ids are not a whole number of 8-byte values');
+        throw reader.error('packed ids are not a whole number of 8-byte values');
       }
       for (let at = reader.at; at < end; at += 8) ids.push(buf.readBigUInt64LE(at));
       reader.at = end;
-    } else if (key === 0x09) {
-      if (reader.at + 8 > buf.length) throw new RangeError('BatchIdsResponse: truncated id');
+    } else if (field === 1 && wireType === 1) {
+      if (reader.at + 8 > buf.length) throw reader.error('truncated id');
       ids.push(buf.readBigUInt64LE(reader.at));
       reader.at += 8;
-    } else skipField(buf, reader, wireType);
+    } else reader.skip(wireType);
   }
   return { ids };
-}
-
-/** Skips the value of an unknown field of `wireType` (groups, deprecated, are refused). */
-function skipField(buf: Buffer, reader: { at: number }, wireType: number): void {
-  if (wireType === 0) readVarint(buf, reader);
-  else if (wireType === 1) reader.at += 8;
-  else if (wireType === 2) {
-    const length = readVarint(buf, reader);
-    reader.at += length;
-  } else if (wireType === 5) reader.at += 4;
-  else throw new RangeError(`BatchIdsResponse: unsupported wire type ${wireType}`);
-  if (reader.at > buf.length) throw new RangeError('BatchIdsResponse: truncated field');
-}
-
-/** Reads a varint of at most 10 bytes as a number (exact up to 2^53; larger values only need skipping). */
-function readVarint(buf: Buffer, reader: { at: number }): number {
-  let value = 0;
-  for (let shift = 0; shift < 70; shift += 7) {
-    const b = buf[reader.at++];
-    if (b === undefined) throw new RangeError('BatchIdsResponse: truncated varint');
-    value += (b & 0x7f) * 2 ** shift;
-    if (b < 0x80) return value;
-  }
-  throw new RangeError('BatchIdsResponse: varint longer than 10 bytes');
 }

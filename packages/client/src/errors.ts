@@ -5,7 +5,7 @@ import {
   ERROR_DOMAIN,
   STATUS_DETAILS_METADATA_KEY,
   type ErrorInfo,
-} from '../grpc/error-details';
+} from './contract';
 
 /**
  * Stable machine-readable codes of {@link IdClientError}. Never renamed: callers match on them.

@@ -1,11 +1,11 @@
-import { decodeBatchIdsResponse } from '../grpc/packed-ids';
-import { snowflakeProto } from '../grpc/proto';
+import { decodeBatchIdsResponse } from './contract';
 import { Balancer } from './balancer';
 import { IdClientError } from './errors';
 import { FailoverCaller } from './failover';
 import { UINT64_MAX } from './id-text';
 import { resolveClientOptions, type IdClientOptions } from './options';
 import { PrefetchPool } from './prefetch-pool';
+import { clientMethods } from './proto';
 import { Transport } from './transport';
 
 /** An ID split into its fields by a server (DecodeId). */
@@ -96,7 +96,7 @@ export function createIdClient(options: IdClientOptions): IdClient {
     o.hooks,
     abort.signal,
   );
-  const methods = snowflakeProto().IdGenerator.service;
+  const methods = clientMethods();
   // IDs straight from their fixed64 bytes to bigint: proto-loader would build a Long and a decimal
   // string per ID first (most of a 10,000-ID batch's client CPU).
   const batchIds = { ...methods.BatchIds, responseDeserialize: decodeBatchIdsResponse };

@@ -1,0 +1,14 @@
+/**
+ * `@snowflake-id/client`: a typed client of the snowflake ID service (failover, retries, an ID buffer),
+ * a health check, and offline helpers for IDs. The shared contract (error codes, layout, limits, wire
+ * codec) is the subpath `@snowflake-id/client/contract`.
+ */
+export { createIdClient, type IdClient, type DecodeResult, type ServerInfo } from './id-client';
+export { decode } from './decode';
+export { IdClientError, type ClientErrorCode, type AttemptFailure } from './errors';
+export type { IdClientOptions, RetryOptions, PrefetchOptions } from './options';
+export type { BalancingPolicy } from './balancer';
+export type { IdClientHooks, AttemptEvent, RetryEvent, RefillEvent, ExpiredEvent } from './hooks';
+export { checkHealth, type HealthCheckOptions, type ServingStatus } from './health-check';
+export { parseIdText, UINT64_MAX } from './id-text';
+export { DEFAULT_LAYOUT, type ErrorInfo, type Layout } from './contract';
