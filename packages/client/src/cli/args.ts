@@ -5,6 +5,7 @@ import { MAX_ID } from '../contract/id-fields';
 import { DEFAULT_LAYOUT, type Layout } from '../contract/layout';
 import { MAX_BATCH_SIZE_LIMIT } from '../contract/limits';
 import { SERVICE_NAME } from '../contract/service';
+import { ArgumentError } from './argument-error';
 import { readLayoutFile } from './layout-file';
 import type { TlsSettings } from './tls-files';
 import { DEFAULT_ADDR, DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from './usage';
@@ -169,8 +170,8 @@ export async function parseInvocation(argv: readonly string[], env: NodeJS.Proce
         return { kind: 'call', command: { name }, connection, json };
     }
   } catch (err) {
-    if (err instanceof UsageError) throw err;
-    return fail(err instanceof Error ? err.message : String(err));
+    if (err instanceof ArgumentError) fail(err.message);
+    throw err;
   }
 }
 
@@ -231,21 +232,21 @@ function parseAddresses(flag: string | undefined, env: string | undefined): stri
     flag !== undefined ? ['--addr', flag] : env ? ['SNOWFLAKE_ADDR', env] : ['default', DEFAULT_ADDR];
   const addresses = list.split(',').map((a) => a.trim());
   if (addresses.length > MAX_ADDRESSES) {
-    throw new Error(`${source} lists ${addresses.length} addresses; at most ${MAX_ADDRESSES}`);
+    throw new ArgumentError(`${source} lists ${addresses.length} addresses; at most ${MAX_ADDRESSES}`);
   }
   for (const a of addresses) {
     if (!isAddress(a))
-      throw new Error(`${source}: bad address ${JSON.stringify(a)}; expected ${ADDRESS_FORMS}`);
+      throw new ArgumentError(`${source}: bad address ${JSON.stringify(a)}; expected ${ADDRESS_FORMS}`);
   }
   const twice = addresses.find((a, i) => addresses.indexOf(a) !== i);
-  if (twice !== undefined) throw new Error(`${source} lists ${twice} twice`);
+  if (twice !== undefined) throw new ArgumentError(`${source} lists ${twice} twice`);
   return addresses;
 }
 
-/** `text` as an integer from `min` to `max`; throws an Error naming `what` otherwise. */
+/** `text` as an integer from `min` to `max`; throws {@link ArgumentError} naming `what` otherwise. */
 function integer(what: string, text: string, min: number, max: number): number {
   if (!/^[0-9]+$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw new Error(`${what} must be an integer from ${min} to ${max}; got ${JSON.stringify(text)}`);
+    throw new ArgumentError(`${what} must be an integer from ${min} to ${max}; got ${JSON.stringify(text)}`);
   }
   return Number(text);
 }
@@ -256,9 +257,12 @@ function integer(what: string, text: string, min: number, max: number): number {
  */
 function parseId(text: string): bigint {
   if (!/^[0-9]+$/.test(text)) {
-    throw new Error(`not an ID: ${JSON.stringify(text)}; an ID is written in decimal digits, 0 to ${MAX_ID}`);
+    throw new ArgumentError(
+      `not an ID: ${JSON.stringify(text)}; an ID is written in decimal digits, 0 to ${MAX_ID}`,
+    );
   }
   const id = BigInt(text);
-  if (id > MAX_ID) throw new Error(`not an ID: ${text} is larger than ${MAX_ID} (2^63 − 1), the largest ID`);
+  if (id > MAX_ID)
+    throw new ArgumentError(`not an ID: ${text} is larger than ${MAX_ID} (2^63 − 1), the largest ID`);
   return id;
 }

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { ArgumentError } from './argument-error';
 import type { Layout } from '../contract';
 
 /** Each layout field's allowed range (the contract's `Layout`), checked in this order. */
@@ -13,8 +14,8 @@ const RANGES: readonly (readonly [keyof Layout, number, number])[] = [
 
 /**
  * The layout in the JSON file `file`, as `snowflake info --json` prints it (other keys are ignored;
- * `epochMs` as a number or a decimal string). Throws an Error naming the file and the first field that
- * is missing or out of range, or the widths when they do not sum to 63.
+ * `epochMs` as a number or a decimal string). Throws {@link ArgumentError} naming the file and the first
+ * field that is missing or out of range, or the widths when they do not sum to 63.
  */
 export function readLayoutFile(file: string): Layout {
   let text: string;
@@ -22,16 +23,18 @@ export function readLayoutFile(file: string): Layout {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`--layout ${file}: cannot be read (${code ?? String(err)})`, { cause: err });
+    throw new ArgumentError(`--layout ${file}: cannot be read (${code ?? String(err)})`, { cause: err });
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new Error(`--layout ${file}: not JSON (expected the output of "snowflake info --json")`);
+    throw new ArgumentError(`--layout ${file}: not JSON (expected the output of "snowflake info --json")`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new Error(`--layout ${file}: not a JSON object (expected the output of "snowflake info --json")`);
+    throw new ArgumentError(
+      `--layout ${file}: not a JSON object (expected the output of "snowflake info --json")`,
+    );
   }
   const fields = parsed as Record<string, unknown>;
   const layout: Partial<Record<keyof Layout, number>> = {};
@@ -39,7 +42,7 @@ export function readLayoutFile(file: string): Layout {
     const raw = fields[name];
     const value = typeof raw === 'string' && /^[0-9]+$/.test(raw) ? Number(raw) : raw;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      throw new Error(
+      throw new ArgumentError(
         `--layout ${file}: ${name} must be an integer from ${min} to ${max}; got ${raw === undefined ? 'nothing' : JSON.stringify(raw)}`,
       );
     }
@@ -48,7 +51,7 @@ export function readLayoutFile(file: string): Layout {
   const result = layout as Layout;
   const widths = [result.timestampBits, result.datacenterBits, result.workerBits, result.sequenceBits];
   if (widths.reduce((a, b) => a + b, 0) !== 63) {
-    throw new Error(
+    throw new ArgumentError(
       `--layout ${file}: the widths (timestamp | datacenter | worker | sequence) must sum to 63; got ${widths.join(' | ')}`,
     );
   }

@@ -1,5 +1,6 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import * as fs from 'node:fs';
+import { ArgumentError } from './argument-error';
 
 /** TLS material for the CLI's channels, read and checked from the files its flags name. */
 export interface TlsSettings {
@@ -24,19 +25,20 @@ export interface TlsFlags {
 
 /**
  * Reads and checks the files of `flags`: readable, PEM, certificates that parse, a private key that
- * parses and matches the certificate. Undefined when no flag asks for TLS (plaintext). Throws an Error
- * whose message names the flag and file at fault.
+ * parses and matches the certificate. Undefined when no flag asks for TLS (plaintext). Throws
+ * {@link ArgumentError} whose message names the flag and file at fault.
  */
 export function tlsSettings(flags: TlsFlags): TlsSettings | undefined {
   if ((flags.cert === undefined) !== (flags.key === undefined)) {
-    throw new Error(flags.cert === undefined ? '--key needs --cert' : '--cert needs --key');
+    throw new ArgumentError(flags.cert === undefined ? '--key needs --cert' : '--cert needs --key');
   }
   const on = flags.tls || flags.ca !== undefined || flags.cert !== undefined;
   if (!on) {
-    if (flags.serverName !== undefined) throw new Error('--server-name needs TLS (--tls, --ca or --cert)');
+    if (flags.serverName !== undefined)
+      throw new ArgumentError('--server-name needs TLS (--tls, --ca or --cert)');
     return undefined;
   }
-  if (flags.serverName === '') throw new Error('--server-name must not be empty');
+  if (flags.serverName === '') throw new ArgumentError('--server-name must not be empty');
   const ca = flags.ca === undefined ? undefined : certificates('--ca', flags.ca);
   let cert: Buffer | undefined;
   let key: Buffer | undefined;
@@ -47,10 +49,10 @@ export function tlsSettings(flags: TlsFlags): TlsSettings | undefined {
     try {
       keyObject = createPrivateKey(key);
     } catch {
-      throw new Error(`--key ${flags.key}: not an unencrypted PEM private key`);
+      throw new ArgumentError(`--key ${flags.key}: not an unencrypted PEM private key`);
     }
     if (!new X509Certificate(cert).checkPrivateKey(keyObject)) {
-      throw new Error(`--key ${flags.key} is not the private key of --cert ${flags.cert}`);
+      throw new ArgumentError(`--key ${flags.key} is not the private key of --cert ${flags.cert}`);
     }
   }
   return { ca, cert, key, serverName: flags.serverName };
@@ -62,7 +64,7 @@ function certificates(flag: string, file: string): Buffer {
   try {
     new X509Certificate(pem);
   } catch {
-    throw new Error(`${flag} ${file}: not a PEM certificate`);
+    throw new ArgumentError(`${flag} ${file}: not a PEM certificate`);
   }
   return pem;
 }
@@ -74,8 +76,9 @@ function readPem(flag: string, file: string): Buffer {
     bytes = fs.readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`${flag} ${file}: cannot be read (${code ?? String(err)})`, { cause: err });
+    throw new ArgumentError(`${flag} ${file}: cannot be read (${code ?? String(err)})`, { cause: err });
   }
-  if (!bytes.includes('-----BEGIN ')) throw new Error(`${flag} ${file}: not PEM (no "-----BEGIN" line)`);
+  if (!bytes.includes('-----BEGIN '))
+    throw new ArgumentError(`${flag} ${file}: not PEM (no "-----BEGIN" line)`);
   return bytes;
 }
