@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseInvocation, UsageError, type Invocation } from './cli/args';
 import type { CommandIo } from './cli/io';
-import { usageExitCode, USAGE } from './cli/usage';
+import { EXIT, usageExitCode, USAGE } from './cli/usage';
 
 /**
  * The `snowflake` command. Only the command-line check is loaded up front (no grpc-js, proto-loader or
@@ -30,10 +30,10 @@ async function run(inv: Invocation): Promise<number> {
   switch (inv.kind) {
     case 'help':
       io.out(USAGE);
-      return 0;
+      return EXIT.ok;
     case 'version':
       io.out(`${version()}\n`);
-      return 0;
+      return EXIT.ok;
     case 'local-decode': {
       const { runLocalDecode } = await import('./cli/local-decode.js');
       return runLocalDecode(inv.id, inv.layout, inv.json, io);
@@ -75,6 +75,6 @@ main(process.argv.slice(2)).then(
     io.err(
       `snowflake: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
     );
-    process.exitCode = 1;
+    process.exitCode = EXIT.callFailed;
   },
 );

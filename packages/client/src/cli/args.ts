@@ -136,6 +136,15 @@ export async function parseInvocation(argv: readonly string[], env: NodeJS.Proce
         json,
       };
     }
+    // The command's own arguments first, the files last: the cheapest check that fails is the one reported.
+    const call: CallCommand | undefined =
+      name === 'batch'
+        ? { name, count: integer('batch N', arg, 1, MAX_BATCH_SIZE_LIMIT) }
+        : name === 'decode'
+          ? { name, id: parseId(arg) }
+          : name === 'health'
+            ? undefined
+            : { name };
     const addresses = parseAddresses(text('addr'), env.SNOWFLAKE_ADDR);
     const timeoutMs = integer(
       '--timeout-ms',
@@ -153,22 +162,9 @@ export async function parseInvocation(argv: readonly string[], env: NodeJS.Proce
         })
       : undefined;
     const connection: Connection = { addresses, timeoutMs, tls };
-    switch (name) {
-      case 'health':
-        return { kind: 'health', service: text('service') ?? SERVICE_NAME, connection, json };
-      case 'batch':
-        return {
-          kind: 'call',
-          command: { name, count: integer('batch N', arg, 1, MAX_BATCH_SIZE_LIMIT) },
-          connection,
-          json,
-        };
-      case 'decode':
-        return { kind: 'call', command: { name, id: parseId(arg) }, connection, json };
-      case 'next':
-      case 'info':
-        return { kind: 'call', command: { name }, connection, json };
-    }
+    return call === undefined
+      ? { kind: 'health', service: text('service') ?? SERVICE_NAME, connection, json }
+      : { kind: 'call', command: call, connection, json };
   } catch (err) {
     if (err instanceof ArgumentError) fail(err.message);
     throw err;
