@@ -9,6 +9,9 @@ module.exports = {
   moduleNameMapper: {
     '^@snowflake-id/client$': '<rootDir>/packages/client/src/index.ts',
     '^@snowflake-id/client/contract$': '<rootDir>/packages/client/src/contract/index.ts',
+    // A dynamic import() names the compiled file (Node's ES module resolution needs the extension);
+    // from the sources that is the .ts beside it.
+    '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   maxWorkers: 2,
   testTimeout: 30000,

@@ -4,8 +4,9 @@
  *
  *   npm run bench                          full run (≈ 1.5 min; run it on an otherwise idle machine)
  *   npm run bench -- --quick               1 s windows: checks the harness, numbers are rough
- *   npm run bench -- --only=core,batch     a subset: core, batch, next-id
+ *   npm run bench -- --only=core,batch     a subset: core, cli, batch, next-id
  *   BENCH_SECONDS=5 BENCH_WARMUP_SECONDS=2 longer windows
+ *   BENCH_CLI_RUNS=50                      runs per CLI start-up case (default 30, --quick 10)
  *   BENCH_CLIENT=grpc-js                   call through a grpc-js Client instead of the lean http2 client
  *
  * The client is this process; each server is a child process, so on a 2-core machine client and server
@@ -13,19 +14,22 @@
  */
 import * as path from 'node:path';
 import { benchBatchIds } from './batch-ids';
+import { benchCliStartup } from './cli-startup';
 import { benchCore } from './core';
 import { benchNextId } from './next-id';
 import { RESULTS_DIR } from './lib/paths';
 import { machineInfo, publish, runMain, type Figure } from './lib/report';
 import { TRANSPORT_KINDS, type TransportKind } from './lib/wire';
 
-const SECTIONS = ['core', 'batch', 'next-id'] as const;
+const SECTIONS = ['core', 'cli', 'batch', 'next-id'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Settings {
   readonly measureSeconds: number;
   readonly warmupSeconds: number;
   readonly sections: readonly Section[];
+  /** Runs per CLI start-up case. */
+  readonly cliRuns: number;
   readonly transport: TransportKind;
 }
 
@@ -45,6 +49,13 @@ function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): Setting
       throw new Error(`${name}=${raw}: must be a number of seconds in (0, ${max}]`);
     return v;
   };
+  const runs = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (!/^[0-9]+$/.test(raw) || Number(raw) < 1 || Number(raw) > 1000)
+      throw new Error(`${name}=${raw}: must be an integer from 1 to 1000`);
+    return Number(raw);
+  };
   const transport = env.BENCH_CLIENT ?? 'http2';
   if (!(TRANSPORT_KINDS as readonly string[]).includes(transport)) {
     throw new Error(`BENCH_CLIENT=${transport}: use one of ${TRANSPORT_KINDS.join(', ')}`);
@@ -54,6 +65,7 @@ function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): Setting
     measureSeconds: seconds('BENCH_SECONDS', quick ? 1 : 4, 60),
     warmupSeconds: seconds('BENCH_WARMUP_SECONDS', quick ? 0.5 : 1, 30),
     sections: sections as Section[],
+    cliRuns: runs('BENCH_CLI_RUNS', quick ? 10 : 30),
   };
 }
 
@@ -68,6 +80,10 @@ async function main(): Promise<number> {
   // Core first: in-process, while no server child is competing for the CPU.
   if (settings.sections.includes('core')) {
     figures.push(...benchCore({ rounds: 15, chunksPerRound: Math.max(10, Math.round(measureMs / 30)) }));
+  }
+  // The CLI next: child processes timed one at a time, before any server competes for the CPU.
+  if (settings.sections.includes('cli')) {
+    figures.push(...benchCliStartup({ runs: settings.cliRuns }));
   }
   if (settings.sections.includes('batch')) {
     figures.push(
@@ -102,6 +118,7 @@ async function main(): Promise<number> {
       measureSeconds: settings.measureSeconds,
       warmupSeconds: settings.warmupSeconds,
       sections: settings.sections.join('+'),
+      cliRuns: settings.cliRuns,
       client: settings.transport,
       exposeGc: typeof (globalThis as { gc?: unknown }).gc === 'function',
     },

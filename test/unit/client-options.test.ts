@@ -1,5 +1,6 @@
+import { isAddress } from '../../packages/client/src/address';
 import { IdClientError } from '../../packages/client/src/errors';
-import { isAddress, resolveClientOptions, type IdClientOptions } from '../../packages/client/src/options';
+import { resolveClientOptions, type IdClientOptions } from '../../packages/client/src/options';
 
 const addresses = ['127.0.0.1:50051'];
 

@@ -9,6 +9,13 @@ export { IdClientError, type ClientErrorCode, type AttemptFailure } from './erro
 export type { IdClientOptions, RetryOptions, PrefetchOptions } from './options';
 export type { BalancingPolicy } from './balancer';
 export type { IdClientHooks, AttemptEvent, RetryEvent, RefillEvent, ExpiredEvent } from './hooks';
-export { checkHealth, type HealthCheckOptions, type ServingStatus } from './health-check';
+export {
+  checkHealth,
+  probeHealth,
+  type HealthCheckOptions,
+  type HealthProbeOptions,
+  type HealthProbeResult,
+  type ServingStatus,
+} from './health-check';
 export { parseIdText, UINT64_MAX } from './id-text';
 export { DEFAULT_LAYOUT, type ErrorInfo, type Layout } from './contract';

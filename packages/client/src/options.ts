@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { ADDRESS_FORMS, isAddress } from './address';
 import type { BackoffOptions } from './backoff';
 import type { BalancingPolicy } from './balancer';
 import { IdClientError } from './errors';
@@ -92,14 +93,6 @@ const FLOW_CONTROL_WINDOW = 'grpc-node.flow_control_window';
  */
 const FLOW_CONTROL_WINDOW_BYTES = 4 * 2 ** 20;
 
-const ADDRESS_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
-
-/** True for `host:port` (IPv6 host in brackets) with a port from 1 to 65535. */
-export function isAddress(text: string): boolean {
-  const m = ADDRESS_RE.exec(text);
-  return m !== null && Number(m[2]) >= 1 && Number(m[2]) <= 65_535;
-}
-
 /** Fills in defaults and checks every option; throws {@link IdClientError} `INVALID_OPTIONS` naming the first bad one. */
 export function resolveClientOptions(options: IdClientOptions): ResolvedClientOptions {
   const { addresses } = options;
@@ -108,9 +101,7 @@ export function resolveClientOptions(options: IdClientOptions): ResolvedClientOp
   }
   for (const a of addresses) {
     if (!isAddress(a)) {
-      throw invalid(
-        `addresses: ${JSON.stringify(a)} is not host:port (IPv6 as [::1]:50051, port 1 to 65535)`,
-      );
+      throw invalid(`addresses: ${JSON.stringify(a)} is not ${ADDRESS_FORMS}`);
     }
   }
   if (new Set(addresses).size !== addresses.length) throw invalid('addresses must be distinct');

@@ -7,7 +7,7 @@ import {
   SERVICE_NAME,
   type MethodName,
 } from './contract';
-import type { DecodeIdResponse, GetInfoResponse, NextIdResponse, ServingStatus } from './messages';
+import type { DecodeIdResponse, GetInfoResponse, NextIdResponse } from './messages';
 import type { UnaryMethod } from './transport';
 
 /** The unary methods the client calls, typed by what it sends and reads. */
@@ -16,43 +16,7 @@ export interface ClientMethods {
   readonly BatchIds: UnaryMethod<{ count: number }, unknown>;
   readonly DecodeId: UnaryMethod<{ id: string }, DecodeIdResponse>;
   readonly GetInfo: UnaryMethod<Record<string, never>, GetInfoResponse>;
-  /** grpc.health.v1.Health/Check. */
-  readonly HealthCheck: UnaryMethod<{ service: string }, { status: ServingStatus }>;
 }
-
-// grpc.health.v1 as published (grpc/grpc-proto health.proto), Check only: too small to ship a file for.
-const HEALTH_JSON: Parameters<typeof protoLoader.fromJSON>[0] = {
-  nested: {
-    grpc: {
-      nested: {
-        health: {
-          nested: {
-            v1: {
-              nested: {
-                HealthCheckRequest: { fields: { service: { type: 'string', id: 1 } } },
-                HealthCheckResponse: {
-                  fields: { status: { type: 'ServingStatus', id: 1 } },
-                  nested: {
-                    ServingStatus: { values: { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 } },
-                  },
-                },
-                Health: {
-                  methods: {
-                    Check: {
-                      requestType: 'HealthCheckRequest',
-                      responseType: 'HealthCheckResponse',
-                      comment: '',
-                    },
-                  },
-                },
-              },
-            },
-          },
-        },
-      },
-    },
-  },
-};
 
 let cached: ClientMethods | undefined;
 
@@ -67,25 +31,18 @@ export function clientMethods(): ClientMethods {
       includeDirs: [path.resolve(__dirname, '..', PROTO_DIR)],
     });
     const service = definition[SERVICE_NAME] as protoLoader.ServiceDefinition;
-    const health = protoLoader.fromJSON(HEALTH_JSON, PROTO_LOADER_OPTIONS)[
-      'grpc.health.v1.Health'
-    ] as protoLoader.ServiceDefinition;
     cached = {
       NextId: method(service, 'NextId'),
       BatchIds: method(service, 'BatchIds'),
       DecodeId: method(service, 'DecodeId'),
       GetInfo: method(service, 'GetInfo'),
-      HealthCheck: method(health, 'Check'),
     };
   }
   return cached;
 }
 
 /** A method of a loaded service, typed by what the client sends and reads (the proto says so; the loader cannot). */
-function method<Req, Res>(
-  service: protoLoader.ServiceDefinition,
-  name: MethodName | 'Check',
-): UnaryMethod<Req, Res> {
+function method<Req, Res>(service: protoLoader.ServiceDefinition, name: MethodName): UnaryMethod<Req, Res> {
   const found = service[name];
   if (found === undefined) throw new Error(`the loaded proto has no method ${name}`);
   return found as unknown as UnaryMethod<Req, Res>;
