@@ -1,6 +1,18 @@
 import { IdClientError } from '../../src/client/errors';
 import type { ExpiredEvent, RefillEvent } from '../../src/client/hooks';
-import { PrefetchPool, type PrefetchPoolOptions } from '../../src/client/prefetch-pool';
+import { FixedRefillPolicy } from '../../src/client/prefetch-policy';
+import { PrefetchPool, type PrefetchPoolDeps } from '../../src/client/prefetch-pool';
+
+interface PrefetchPoolOptions {
+  readonly bufferSize: number;
+  readonly lowWaterMark: number;
+  readonly maxAgeMs: number;
+}
+
+/** A pool with the fixed policy of `bufferSize` / `lowWaterMark`. */
+function fixedPool(o: PrefetchPoolOptions, deps: PrefetchPoolDeps): PrefetchPool {
+  return new PrefetchPool(new FixedRefillPolicy(o.bufferSize, o.lowWaterMark), o.maxAgeMs, deps);
+}
 
 /** A fetch that hands out consecutive IDs (1, 2, 3…) and records every request; `fail` makes the next calls reject. */
 function fakeFetch() {
@@ -36,7 +48,7 @@ function setup(options: Partial<PrefetchPoolOptions> = {}) {
   const clock = { ms: 0 };
   const refills: RefillEvent[] = [];
   const expired: ExpiredEvent[] = [];
-  const pool = new PrefetchPool(
+  const pool = fixedPool(
     { bufferSize: 10, lowWaterMark: 4, maxAgeMs: 1000, ...options },
     {
       fetch: f.fetch,
@@ -59,7 +71,7 @@ async function takeSequentially(pool: PrefetchPool, n: number): Promise<bigint[]
   return ids;
 }
 
-describe('PrefetchPool', () => {
+describe('PrefetchPool with a fixed buffer', () => {
   it.each<[string, Partial<PrefetchPoolOptions>, number, number[]]>([
     ['the first take fills the whole buffer', {}, 1, [10]],
     ['no refill while at or above the low-water mark', {}, 6, [10]],
@@ -98,7 +110,7 @@ describe('PrefetchPool', () => {
   it('ages IDs from the start of the fetch, and still hands a slow batch to the callers waiting for it', async () => {
     const clock = { ms: 0 };
     let release: (ids: bigint[]) => void = () => undefined;
-    const pool = new PrefetchPool(
+    const pool = fixedPool(
       { bufferSize: 3, lowWaterMark: 0, maxAgeMs: 100 },
       { fetch: () => new Promise((r) => (release = r)), now: () => clock.ms },
     );
@@ -142,7 +154,7 @@ describe('PrefetchPool', () => {
 
   it('treats an empty refill as INVALID_RESPONSE instead of looping', async () => {
     const requests: number[] = [];
-    const pool = new PrefetchPool(
+    const pool = fixedPool(
       { bufferSize: 5, lowWaterMark: 2, maxAgeMs: 1000 },
       {
         fetch: (count) => {
