@@ -34,7 +34,7 @@ export interface RefillPolicy {
   /** IDs the next refill should request at `nowMs`, or 0 for none; the pool asks again after starting one. */
   refillSize(levels: PoolLevels, nowMs: number): number;
   /** A refill answered after `durationMs` (its round trip, retries included). */
-  refilled(durationMs: number, nowMs: number): void;
+  refilled(durationMs: number): void;
   /** A caller found nothing buffered and waits for a refill. */
   starved(): void;
   /** A server accepts BatchIds counts up to `maxBatchSize` (≥ 1); the smallest limit learned wins. */

@@ -56,6 +56,8 @@ interface Segment {
   readonly fetchedAtMs: number;
   /** fetchedAtMs + maxAgeMs: from just after this instant its IDs are expired. */
   readonly expiresAtMs: number;
+  /** Start order of its refill: segments are handed out in this order (oldest call first). */
+  readonly order: number;
 }
 
 interface Waiter {
@@ -77,8 +79,9 @@ const BATCH_SIZE_OUT_OF_RANGE = 'BATCH_SIZE_OUT_OF_RANGE';
  *
  * Ages count from the start of the BatchIds call that fetched an ID: an ID older than maxAgeMs is never
  * handed out, except to a caller that was already waiting when that call started (it is as fresh as
- * any answer it could get). Segments are kept oldest first, so the oldest IDs go first and expired
- * ones are always at the front.
+ * any answer it could get). Segments are kept in the order their refills started (so also oldest
+ * first): the oldest IDs go first, expired ones are always at the front, and IDs of one server come out
+ * ascending.
  */
 export class PrefetchPool {
   private readonly policy: RefillPolicy;
@@ -91,6 +94,7 @@ export class PrefetchPool {
   private inFlightIds = 0;
   private inFlightRefills = 0;
   private demanded = 0;
+  private refillsStarted = 0;
   private handedOut = 0;
   private waited = 0;
   private refills = 0;
@@ -207,10 +211,11 @@ export class PrefetchPool {
   private startRefill(requested: number, startedAtMs: number): void {
     this.inFlightIds += requested;
     this.inFlightRefills++;
+    const order = this.refillsStarted++;
     this.askMaxBatchSize();
     this.deps.fetch(requested).then(
       (ids) => {
-        this.landed(requested, ids, startedAtMs);
+        this.landed(requested, ids, startedAtMs, order);
       },
       (err: unknown) => {
         this.failed(requested, err, startedAtMs);
@@ -218,7 +223,7 @@ export class PrefetchPool {
     );
   }
 
-  private landed(requested: number, ids: PrefetchedIds, startedAtMs: number): void {
+  private landed(requested: number, ids: PrefetchedIds, startedAtMs: number, order: number): void {
     this.inFlightIds -= requested;
     this.inFlightRefills--;
     const nowMs = this.deps.now();
@@ -238,12 +243,13 @@ export class PrefetchPool {
       return;
     }
     this.refills++;
-    this.policy.refilled(nowMs - startedAtMs, nowMs);
+    this.policy.refilled(nowMs - startedAtMs);
     const segment: Segment = {
       ids,
       next: 0,
       fetchedAtMs: startedAtMs,
       expiresAtMs: startedAtMs + this.maxAgeMs,
+      order,
     };
     // A call slower than maxAgeMs still serves the callers that were waiting when it started.
     while (nowMs > segment.expiresAtMs && segment.next < ids.length) {
@@ -313,7 +319,7 @@ export class PrefetchPool {
 
   private insert(segment: Segment): void {
     let at = this.segments.length;
-    while (at > 0 && (this.segments[at - 1] as Segment).fetchedAtMs > segment.fetchedAtMs) at--;
+    while (at > 0 && (this.segments[at - 1] as Segment).order > segment.order) at--;
     this.segments.splice(at, 0, segment);
     this.buffered += segment.ids.length - segment.next;
   }
