@@ -17,6 +17,16 @@ export { createIdClient, type IdClient, type DecodeResult, type ServerInfo } fro
 export { IdClientError, type ClientErrorCode, type AttemptFailure } from './client/errors';
 export type { IdClientOptions, RetryOptions, PrefetchOptions } from './client/options';
 export type { BalancingPolicy } from './client/balancer';
-export type { IdClientHooks, AttemptEvent, RetryEvent, RefillEvent, ExpiredEvent } from './client/hooks';
+export type {
+  IdClientHooks,
+  AttemptEvent,
+  RetryEvent,
+  RefillEvent,
+  ExpiredEvent,
+  WasteEvent,
+  WasteReason,
+} from './client/hooks';
+export type { PrefetchStats } from './client/prefetch-pool';
+export type { RefillPlan } from './client/prefetch-policy';
 export { checkHealth, type HealthCheckOptions, type ServingStatus } from './client/health-check';
 export { parseIdText, UINT64_MAX } from './client/id-text';
