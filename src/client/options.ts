@@ -63,7 +63,7 @@ export type ResolvedPrefetch =
     };
 
 /** Default memory cap of the adaptive buffer, in IDs (2 MB as 8-byte IDs). */
-export const DEFAULT_MAX_BUFFERED_IDS = 250_000;
+const DEFAULT_MAX_BUFFERED_IDS = 250_000;
 
 /** Options of `createIdClient`; only `addresses` is required. */
 export interface IdClientOptions {

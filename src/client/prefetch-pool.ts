@@ -67,6 +67,12 @@ interface Waiter {
   reject(err: unknown): void;
 }
 
+/**
+ * Most refills one decision starts: a bound for the loop, above anything a policy plans (4 per address,
+ * at most 100 addresses).
+ */
+const MAX_REFILLS_PER_DECISION = 1000;
+
 /** Server code of a BatchIds count above the server's max_batch_size; its ErrorInfo carries `max`. */
 const BATCH_SIZE_OUT_OF_RANGE = 'BATCH_SIZE_OUT_OF_RANGE';
 
@@ -200,8 +206,7 @@ export class PrefetchPool {
   private maybeRefill(nowMs: number): void {
     if (this.closedWith !== undefined) return;
     this.dropExpired(nowMs);
-    // Each started refill raises inFlightRefills, and no policy plans more than this many at once.
-    for (let started = 0; started < 1000; started++) {
+    for (let started = 0; started < MAX_REFILLS_PER_DECISION; started++) {
       const count = this.policy.refillSize(this.levels(), nowMs);
       if (!(count >= 1)) return;
       this.startRefill(Math.floor(count), nowMs);
