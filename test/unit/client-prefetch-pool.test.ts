@@ -6,7 +6,7 @@ import {
   FixedRefillPolicy,
   type AdaptivePolicyOptions,
 } from '../../src/client/prefetch-policy';
-import { PrefetchPool, type PrefetchPoolDeps } from '../../src/client/prefetch-pool';
+import { PrefetchPool, TAKES_PER_TURN, type PrefetchPoolDeps } from '../../src/client/prefetch-pool';
 
 interface PrefetchPoolOptions {
   readonly bufferSize: number;
@@ -335,6 +335,37 @@ describe('PrefetchPool with the adaptive policy (fake clock, manual fetch)', () 
     // The rest of A is expired: nobody else gets it.
     expect(pool.tryTake()).toBeUndefined();
     expect(pool.stats().droppedForAge).toBe(f.requests[0]! - 1);
+  });
+});
+
+describe('PrefetchPool and the event loop', () => {
+  it.each([
+    ['lets the event loop turn every 1,000 IDs while a refill is in flight', true, 3],
+    ['hands out on microtasks alone when no refill is in flight', false, 0],
+  ])('%s', async (_name, refillInFlight, minTurns) => {
+    const clock = { ms: 0 };
+    const f = manualFetch(clock);
+    // Fixed buffer of 5,000 with low-water mark 4,999 (a refill at the second take) or 0 (none).
+    const pool = new PrefetchPool(new FixedRefillPolicy(5000, refillInFlight ? 4999 : 0), 1000, {
+      fetch: f.fetch,
+      now: () => clock.ms,
+    });
+    const first = pool.take();
+    f.answer();
+    await first;
+    let turns = 0;
+    let done = false;
+    const tick = () => {
+      turns++;
+      if (!done) setImmediate(tick);
+    };
+    setImmediate(tick);
+    turns = 0;
+    for (let i = 0; i < TAKES_PER_TURN * 3 + 10; i++) await pool.take();
+    done = true;
+    expect(f.pending).toHaveLength(refillInFlight ? 1 : 0);
+    if (refillInFlight) expect(turns).toBeGreaterThanOrEqual(minTurns);
+    else expect(turns).toBe(0);
   });
 });
 
