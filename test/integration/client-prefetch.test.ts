@@ -24,8 +24,9 @@ function client(options: IdClientOptions): IdClient {
 }
 
 /**
- * `callers` concurrent loops until `total` IDs are taken, each taking up to 64 IDs with tryNextId() and
- * then one with `await nextId()` (the hot-loop pattern), and yielding to I/O every few rounds.
+ * `callers` concurrent loops until at least `total` IDs are taken (callers already awaiting nextId()
+ * when the total is reached add theirs), each taking up to 64 IDs with tryNextId() and then one with
+ * `await nextId()` (the hot-loop pattern), and yielding to I/O every few rounds.
  */
 async function drain(c: IdClient, total: number, callers: number): Promise<bigint[]> {
   const ids: bigint[] = [];
@@ -55,7 +56,7 @@ describe('adaptive prefetch against real servers on 127.0.0.1:0', () => {
     const refills: RefillEvent[] = [];
     const c = client({ addresses: [address], hooks: { onRefill: (e) => refills.push(e) } });
     const ids = await drain(c, 300_000, 8);
-    expect(ids).toHaveLength(300_000);
+    expect(ids.length).toBeGreaterThanOrEqual(300_000);
     expect(new Set(ids).size).toBe(ids.length);
     expect(refills.length).toBeGreaterThanOrEqual(10);
     expect(refills.every((r) => r.errorCode === undefined)).toBe(true);
