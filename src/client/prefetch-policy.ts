@@ -224,10 +224,16 @@ export class AdaptiveRefillPolicy implements RefillPolicy {
       holdMs *= scale;
       intervalMs *= scale;
     }
-    const maxBatch = Math.min(this.maxBatchSize(), maxBufferedIds);
+    // A refill must fit under the cap when it starts: at most half the cap per refill, and the low-water
+    // mark leaves room for one (else, held at the cap, the buffer would refill one ID per take).
+    const maxBatch = Math.min(this.maxBatchSize(), Math.max(1, Math.floor(maxBufferedIds / 2)));
     this.saturationRatePerMs = Math.max(maxBufferedIds / holdMs, maxBatch / intervalMs);
-    const lowWaterMark = clamp(Math.ceil(this.ratePerMs * holdMs), 1, maxBufferedIds);
     const batchSize = clamp(Math.ceil(this.ratePerMs * intervalMs), 1, maxBatch);
+    const lowWaterMark = clamp(
+      Math.ceil(this.ratePerMs * holdMs),
+      1,
+      Math.max(1, maxBufferedIds - batchSize),
+    );
     const maxRefillsInFlight = clamp(
       Math.ceil(lowWaterMark / batchSize),
       1,

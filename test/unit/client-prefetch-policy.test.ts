@@ -111,17 +111,35 @@ describe('AdaptiveRefillPolicy (fake clock)', () => {
     expect(d.policy.refillSize(d.levels({ waiting: 10_000 }), d.t.ms)).toBe(500);
   });
 
-  it('never plans past the memory cap (buffered + in flight ≤ maxBufferedIds)', () => {
+  it('never plans past the memory cap: low-water mark plus one refill fit in maxBufferedIds', () => {
     const d = driven({ maxBufferedIds: 5000 });
     d.consume(1000, 500);
-    expect(d.policy.plan.lowWaterMark).toBe(5000);
-    expect(d.policy.plan.batchSize).toBe(5000);
-    expect(d.policy.refillSize(d.levels(), d.t.ms)).toBe(5000);
-    expect(d.policy.refillSize(d.levels({ buffered: 4500 }), d.t.ms)).toBe(500);
+    // At most half the cap per refill; the low-water mark leaves room for one.
+    expect(d.policy.plan).toMatchObject({ lowWaterMark: 2500, batchSize: 2500, maxRefillsInFlight: 1 });
+    expect(d.policy.refillSize(d.levels(), d.t.ms)).toBe(2500);
+    expect(d.policy.refillSize(d.levels({ buffered: 2499 }), d.t.ms)).toBe(2500);
+    // Callers waiting beyond the cap are served as in-flight refills land, never by exceeding it.
     expect(
       d.policy.refillSize(d.levels({ inFlightIds: 5000, inFlightRefills: 1, waiting: 9000 }), d.t.ms),
     ).toBe(0);
+    expect(
+      d.policy.refillSize(d.levels({ inFlightIds: 3000, inFlightRefills: 1, waiting: 9000 }), d.t.ms),
+    ).toBe(0);
   });
+
+  it.each([1, 2, 5000, 250_000])(
+    'held at a memory cap of %d it refills a whole batch, not one ID per take',
+    (maxBufferedIds) => {
+      const d = driven({ maxBufferedIds });
+      d.consume(10_000, 500);
+      const { lowWaterMark, batchSize } = d.policy.plan;
+      expect(lowWaterMark + batchSize).toBeLessThanOrEqual(Math.max(2, maxBufferedIds));
+      // Just below the low-water mark, with the rest of the cap buffered or in flight.
+      const size = d.policy.refillSize(d.levels({ buffered: lowWaterMark - 1 }), d.t.ms);
+      expect(size).toBe(batchSize);
+      expect(lowWaterMark - 1 + size).toBeLessThanOrEqual(maxBufferedIds);
+    },
+  );
 
   it.each([1, 2, 3])('spreads over %d server(s): up to 4 refills in flight per server', (servers) => {
     const d = driven({ servers });
