@@ -4,7 +4,7 @@
  *
  *   npm run bench                          full run (≈ 1.5 min; run it on an otherwise idle machine)
  *   npm run bench -- --quick               1 s windows: checks the harness, numbers are rough
- *   npm run bench -- --only=core,batch     a subset: core, cli, batch, next-id
+ *   npm run bench -- --only=core,batch     a subset: core, cli, batch, next-id, prefetch
  *   BENCH_SECONDS=5 BENCH_WARMUP_SECONDS=2 longer windows
  *   BENCH_CLI_RUNS=50                      runs per CLI start-up case (default 30, --quick 10)
  *   BENCH_CLIENT=grpc-js                   call through a grpc-js Client instead of the lean http2 client
@@ -17,14 +17,16 @@ import { benchBatchIds } from './batch-ids';
 import { benchCliStartup } from './cli-startup';
 import { benchCore } from './core';
 import { benchNextId } from './next-id';
+import { benchPrefetch } from './prefetch';
 import { RESULTS_DIR } from './lib/paths';
 import { machineInfo, publish, runMain, type Figure } from './lib/report';
 import { TRANSPORT_KINDS, type TransportKind } from './lib/wire';
 
-const SECTIONS = ['core', 'cli', 'batch', 'next-id'] as const;
+const SECTIONS = ['core', 'cli', 'batch', 'next-id', 'prefetch'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Settings {
+  readonly quick: boolean;
   readonly measureSeconds: number;
   readonly warmupSeconds: number;
   readonly sections: readonly Section[];
@@ -61,6 +63,7 @@ function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): Setting
     throw new Error(`BENCH_CLIENT=${transport}: use one of ${TRANSPORT_KINDS.join(', ')}`);
   }
   return {
+    quick,
     transport: transport as TransportKind,
     measureSeconds: seconds('BENCH_SECONDS', quick ? 1 : 4, 60),
     warmupSeconds: seconds('BENCH_WARMUP_SECONDS', quick ? 0.5 : 1, 30),
@@ -106,6 +109,20 @@ async function main(): Promise<number> {
         serverWarmupMs: warmupMs * 2,
         warmupMs: warmupMs / 4,
         measureMs: measureMs / 4,
+        transport: settings.transport,
+      })),
+    );
+  }
+
+  if (settings.sections.includes('prefetch')) {
+    figures.push(
+      ...(await benchPrefetch({
+        warmupMs,
+        measureMs,
+        steadyIdsPerSecond: 100_000,
+        steadyWarmupMs: warmupMs,
+        // The issue's window; --quick shortens it to check the harness.
+        steadyMeasureMs: settings.quick ? measureMs : 10_000,
         transport: settings.transport,
       })),
     );

@@ -34,6 +34,10 @@ export {
   type RetryEvent,
   type RefillEvent,
   type ExpiredEvent,
+  type WasteEvent,
+  type WasteReason,
+  type PrefetchStats,
+  type RefillPlan,
   type HealthCheckOptions,
   type ServingStatus,
 } from '@snowflake-id/client';

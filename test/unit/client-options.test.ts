@@ -14,17 +14,38 @@ describe('resolveClientOptions', () => {
       cooldownMs: 1000,
       maxAttempts: 6,
       backoff: { initialMs: 50, maxMs: 1000, multiplier: 2, jitter: 0.2 },
-      bufferSize: 1000,
-      lowWaterMark: 500,
-      maxAgeMs: 5000,
+      prefetch: { mode: 'adaptive', maxAgeMs: 5000, maxBufferedIds: 250_000 },
       channelOptions: { 'grpc-node.flow_control_window': 4 * 2 ** 20 },
     });
   });
 
   it.each<[string, Partial<IdClientOptions>, Record<string, unknown>]>([
-    ['lowWaterMark defaults to half the buffer', { prefetch: { bufferSize: 7 } }, { lowWaterMark: 3 }],
-    ['maxAgeMs 0 is accepted (buffer off)', { prefetch: { maxAgeMs: 0 } }, { maxAgeMs: 0 }],
-    ['maxAgeMs Infinity is accepted', { prefetch: { maxAgeMs: Infinity } }, { maxAgeMs: Infinity }],
+    [
+      'bufferSize chooses a fixed buffer; lowWaterMark defaults to half of it',
+      { prefetch: { bufferSize: 7 } },
+      { prefetch: { mode: 'fixed', maxAgeMs: 5000, bufferSize: 7, lowWaterMark: 3 } },
+    ],
+    [
+      'lowWaterMark alone chooses a fixed buffer of 1,000',
+      { prefetch: { lowWaterMark: 10 } },
+      { prefetch: { mode: 'fixed', maxAgeMs: 5000, bufferSize: 1000, lowWaterMark: 10 } },
+    ],
+    [
+      'maxBufferedIds caps the adaptive buffer',
+      { prefetch: { maxBufferedIds: 1 } },
+      { prefetch: { mode: 'adaptive', maxAgeMs: 5000, maxBufferedIds: 1 } },
+    ],
+    ['maxAgeMs 0 is accepted (buffer off)', { prefetch: { maxAgeMs: 0 } }, { prefetch: { mode: 'off' } }],
+    [
+      'maxAgeMs 0 turns a fixed buffer off too',
+      { prefetch: { maxAgeMs: 0, bufferSize: 10 } },
+      { prefetch: { mode: 'off' } },
+    ],
+    [
+      'maxAgeMs Infinity is accepted',
+      { prefetch: { maxAgeMs: Infinity } },
+      { prefetch: { mode: 'adaptive', maxAgeMs: Infinity } },
+    ],
     [
       'maxBackoffMs follows a larger initialBackoffMs',
       { retry: { initialBackoffMs: 3000 } },
@@ -72,6 +93,12 @@ describe('resolveClientOptions', () => {
       'prefetch.lowWaterMark must be an integer from 0 to 9',
     ],
     [{ prefetch: { maxAgeMs: -1 } }, 'prefetch.maxAgeMs must be a number of ms ≥ 0'],
+    [{ prefetch: { maxBufferedIds: 0 } }, 'prefetch.maxBufferedIds must be an integer from 1 to 10000000'],
+    [{ prefetch: { maxBufferedIds: 1.5 } }, 'prefetch.maxBufferedIds must be an integer'],
+    [
+      { prefetch: { maxBufferedIds: 1000, bufferSize: 1000 } },
+      'prefetch.maxBufferedIds caps the adaptive buffer; it cannot be combined with bufferSize',
+    ],
   ])('rejects %j as INVALID_OPTIONS', (extra, message) => {
     let caught: unknown;
     try {

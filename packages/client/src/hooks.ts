@@ -38,6 +38,22 @@ export interface ExpiredEvent {
   readonly count: number;
 }
 
+/** Why prefetched IDs were lost unused (each is a gap in the ID space, never a duplicate). */
+export type WasteReason =
+  /** Buffered longer than prefetch.maxAgeMs. */
+  | 'expired'
+  /** Requested by a refill that failed: the server may have issued them (an answer lost) or not. */
+  | 'failed'
+  /** Buffered when the client closed, or arriving after it. */
+  | 'closed';
+
+/** Prefetched IDs lost unused: the price of the buffer. */
+export interface WasteEvent {
+  readonly reason: WasteReason;
+  /** How many IDs (for `failed`: how many the failed refill requested, an upper bound). */
+  readonly count: number;
+}
+
 /**
  * Optional metrics callbacks, e.g. to feed prom-client counters and histograms; the client itself depends
  * on no metrics library. Called synchronously; an exception thrown by a hook is caught and ignored so
@@ -52,6 +68,8 @@ export interface IdClientHooks {
   readonly onRefill?: (event: RefillEvent) => void;
   /** When expired IDs are dropped from the prefetch buffer. */
   readonly onExpired?: (event: ExpiredEvent) => void;
+  /** When prefetched IDs are lost unused: expired (also reported by onExpired), with a failed refill, or at close. */
+  readonly onWaste?: (event: WasteEvent) => void;
 }
 
 /** Calls `hook` with `event` if it is set, swallowing anything it throws. */

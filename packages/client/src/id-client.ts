@@ -2,9 +2,11 @@ import { decodeBatchIdsResponse } from './contract';
 import { Balancer } from './balancer';
 import { IdClientError } from './errors';
 import { FailoverCaller } from './failover';
+import { decodeBatchIdsToArray } from './id-array';
 import { UINT64_MAX } from './id-text';
-import { resolveClientOptions, type IdClientOptions } from './options';
-import { PrefetchPool } from './prefetch-pool';
+import { resolveClientOptions, type IdClientOptions, type ResolvedPrefetch } from './options';
+import { AdaptiveRefillPolicy, FixedRefillPolicy, type RefillPolicy } from './prefetch-policy';
+import { PrefetchPool, type PrefetchStats } from './prefetch-pool';
 import { clientMethods } from './proto';
 import { Transport } from './transport';
 
@@ -57,6 +59,19 @@ export interface IdClient {
    */
   nextId(): Promise<bigint>;
   /**
+   * A buffered ID at once, for hot loops: undefined when none is buffered (the buffer is empty or off,
+   * callers are already waiting, or the client is closed). It never waits and never makes a call
+   * itself, but starts a refill when the buffer wants one; fall back to `await nextId()`, which also
+   * says why when the client cannot get IDs.
+   */
+  tryNextId(): bigint | undefined;
+  /**
+   * Counters and levels of the ID buffer: IDs handed out, calls that waited for a refill, IDs dropped
+   * for age, lost with failed refills or at close, what is buffered and in flight, the current plan.
+   * All zero with `prefetch.maxAgeMs: 0`.
+   */
+  prefetchStats(): PrefetchStats;
+  /**
    * `count` new IDs from one BatchIds call on one server, strictly ascending. `count` must be an integer
    * from 1 to the server's max_batch_size (default 10,000); otherwise `INVALID_ARGUMENT` (not retried).
    */
@@ -104,22 +119,28 @@ export function createIdClient(options: IdClientOptions): IdClient {
 
   const fetchBatch = async (count: number): Promise<bigint[]> => {
     const { value, address } = await caller.call('BatchIds', batchIds, { count });
-    if (value.ids.length !== count) {
-      throw new IdClientError(
-        'INVALID_RESPONSE',
-        `${address} returned ${value.ids.length} IDs for BatchIds(count=${count})`,
-      );
-    }
-    return value.ids;
+    return checkCount(value.ids, count, address);
   };
+  // The buffer keeps 8 bytes per ID and makes a bigint only when an ID is handed out.
+  const batchIdArray = { ...methods.BatchIds, responseDeserialize: decodeBatchIdsToArray };
+  const fetchIdArray = async (count: number): Promise<BigUint64Array> => {
+    const { value, address } = await caller.call('BatchIds', batchIdArray, { count });
+    return checkCount(value.ids, count, address);
+  };
+  const maxBatchSize = async (): Promise<number> =>
+    (await caller.call('GetInfo', methods.GetInfo, {})).value.max_batch_size;
 
   const pool =
-    o.maxAgeMs > 0
-      ? new PrefetchPool(
-          { bufferSize: o.bufferSize, lowWaterMark: o.lowWaterMark, maxAgeMs: o.maxAgeMs },
-          { fetch: fetchBatch, now: o.clock, onRefill: o.hooks.onRefill, onExpired: o.hooks.onExpired },
-        )
-      : undefined;
+    o.prefetch.mode === 'off'
+      ? undefined
+      : new PrefetchPool(refillPolicy(o.prefetch, o.addresses.length), o.prefetch.maxAgeMs, {
+          fetch: fetchIdArray,
+          maxBatchSize,
+          now: o.clock,
+          onRefill: o.hooks.onRefill,
+          onExpired: o.hooks.onExpired,
+          onWaste: o.hooks.onWaste,
+        });
 
   /** Runs `fn` unless closed; async so that a synchronous throw in `fn` becomes a rejection. */
   const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -128,12 +149,18 @@ export function createIdClient(options: IdClientOptions): IdClient {
   };
 
   return {
+    // Straight to the pool, not through guard: an ID from the buffer costs one resolved promise.
     nextId: () =>
-      guard(async () => {
-        if (pool !== undefined) return pool.take();
-        const { value, address } = await caller.call('NextId', methods.NextId, {});
-        return wireUint64(value.id, address, 'NextId id');
-      }),
+      pool !== undefined
+        ? pool.take()
+        : guard(async () => {
+            const { value, address } = await caller.call('NextId', methods.NextId, {});
+            return wireUint64(value.id, address, 'NextId id');
+          }),
+
+    tryNextId: () => pool?.tryTake(),
+
+    prefetchStats: () => pool?.stats() ?? NO_PREFETCH_STATS,
 
     batch: (count) =>
       guard(() => {
@@ -191,6 +218,38 @@ export function createIdClient(options: IdClientOptions): IdClient {
       return Promise.resolve();
     },
   };
+}
+
+/** Stats of a client without a buffer (`prefetch.maxAgeMs: 0`). */
+const NO_PREFETCH_STATS: PrefetchStats = {
+  handedOut: 0,
+  waited: 0,
+  refills: 0,
+  failedRefills: 0,
+  droppedForAge: 0,
+  lostWithFailedCalls: 0,
+  droppedOnClose: 0,
+  buffered: 0,
+  inFlightIds: 0,
+  inFlightRefills: 0,
+  plan: { lowWaterMark: 0, batchSize: 0, maxRefillsInFlight: 0 },
+};
+
+/** The buffer's policy; `servers` is the number of addresses refills spread over. */
+function refillPolicy(p: Exclude<ResolvedPrefetch, { mode: 'off' }>, servers: number): RefillPolicy {
+  if (p.mode === 'fixed') return new FixedRefillPolicy(p.bufferSize, p.lowWaterMark);
+  return new AdaptiveRefillPolicy({ maxAgeMs: p.maxAgeMs, maxBufferedIds: p.maxBufferedIds, servers });
+}
+
+/** `ids` if it holds exactly the `count` IDs asked of `address`, else INVALID_RESPONSE. */
+function checkCount<T extends ArrayLike<bigint>>(ids: T, count: number, address: string): T {
+  if (ids.length !== count) {
+    throw new IdClientError(
+      'INVALID_RESPONSE',
+      `${address} returned ${ids.length} IDs for BatchIds(count=${count})`,
+    );
+  }
+  return ids;
 }
 
 /** A 64-bit field as proto-loader delivers it (decimal text) turned into a bigint, never a number. */

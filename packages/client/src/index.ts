@@ -8,7 +8,17 @@ export { decode } from './decode';
 export { IdClientError, type ClientErrorCode, type AttemptFailure } from './errors';
 export type { IdClientOptions, RetryOptions, PrefetchOptions } from './options';
 export type { BalancingPolicy } from './balancer';
-export type { IdClientHooks, AttemptEvent, RetryEvent, RefillEvent, ExpiredEvent } from './hooks';
+export type {
+  IdClientHooks,
+  AttemptEvent,
+  RetryEvent,
+  RefillEvent,
+  ExpiredEvent,
+  WasteEvent,
+  WasteReason,
+} from './hooks';
+export type { PrefetchStats } from './prefetch-pool';
+export type { RefillPlan } from './prefetch-policy';
 export {
   checkHealth,
   probeHealth,

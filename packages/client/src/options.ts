@@ -19,15 +19,28 @@ export interface RetryOptions {
   readonly jitter?: number;
 }
 
-/** The client-side ID buffer behind `nextId()`; see {@link IdClientOptions.prefetch}. */
+/**
+ * The client-side ID buffer behind `nextId()`; see {@link IdClientOptions.prefetch}. By default it adapts
+ * to the demand: refill size and refills in flight follow the observed rate and round trip, within
+ * `maxBufferedIds`, the servers' max_batch_size and `maxAgeMs`. Setting `bufferSize` or `lowWaterMark`
+ * chooses a fixed buffer instead.
+ */
 export interface PrefetchOptions {
   /**
-   * IDs the buffer holds when full; each refill is one BatchIds call for the free space, so keep it at
-   * most the servers' max_batch_size (default 10,000). 1…100,000. Default 1,000.
+   * Fixed buffer: IDs it holds when full; each refill (one at a time) is one BatchIds call for the free
+   * space, so keep it at most the servers' max_batch_size (default 10,000). 1…100,000. Unset: adaptive.
    */
   readonly bufferSize?: number;
-  /** A background refill starts when fewer IDs than this remain; 0…bufferSize − 1. Default bufferSize / 2 (rounded down). */
+  /**
+   * Fixed buffer: a background refill starts when fewer IDs than this remain; 0…bufferSize − 1. Default
+   * bufferSize / 2 (rounded down); bufferSize defaults to 1,000 when only this is set. Unset: adaptive.
+   */
   readonly lowWaterMark?: number;
+  /**
+   * Adaptive buffer's memory cap: most IDs held, buffered plus requested by refills in flight (8 bytes
+   * each). 1…10,000,000. Default 250,000 (2 MB). Not allowed with bufferSize or lowWaterMark.
+   */
+  readonly maxBufferedIds?: number;
   /**
    * Buffered IDs older than this many ms (counted from the start of the BatchIds call that fetched them)
    * are dropped unused. `0` turns the buffer off: every `nextId()` is one NextId call, so each ID's
@@ -35,6 +48,23 @@ export interface PrefetchOptions {
    */
   readonly maxAgeMs?: number;
 }
+
+/** How `nextId()` gets its IDs, with every default filled in. */
+export type ResolvedPrefetch =
+  /** maxAgeMs 0: one NextId call per ID. */
+  | { readonly mode: 'off' }
+  /** The default: refills sized from demand and round trip (see AdaptiveRefillPolicy). */
+  | { readonly mode: 'adaptive'; readonly maxAgeMs: number; readonly maxBufferedIds: number }
+  /** bufferSize / lowWaterMark set: one refill at a time, topping up to bufferSize. */
+  | {
+      readonly mode: 'fixed';
+      readonly maxAgeMs: number;
+      readonly bufferSize: number;
+      readonly lowWaterMark: number;
+    };
+
+/** Default memory cap of the adaptive buffer, in IDs (2 MB as 8-byte IDs). */
+const DEFAULT_MAX_BUFFERED_IDS = 250_000;
 
 /** Options of `createIdClient`; only `addresses` is required. */
 export interface IdClientOptions {
@@ -74,9 +104,7 @@ export interface ResolvedClientOptions {
   readonly cooldownMs: number;
   readonly maxAttempts: number;
   readonly backoff: BackoffOptions;
-  readonly bufferSize: number;
-  readonly lowWaterMark: number;
-  readonly maxAgeMs: number;
+  readonly prefetch: ResolvedPrefetch;
   readonly hooks: IdClientHooks;
   readonly credentials: grpc.ChannelCredentials;
   readonly channelOptions: grpc.ChannelOptions;
@@ -113,11 +141,6 @@ export function resolveClientOptions(options: IdClientOptions): ResolvedClientOp
   const retry = options.retry ?? {};
   const prefetch = options.prefetch ?? {};
   const initialMs = integer('retry.initialBackoffMs', retry.initialBackoffMs, 50, 0, 60_000);
-  const bufferSize = integer('prefetch.bufferSize', prefetch.bufferSize, 1000, 1, 100_000);
-  const maxAgeMs = prefetch.maxAgeMs ?? 5000;
-  if (typeof maxAgeMs !== 'number' || Number.isNaN(maxAgeMs) || maxAgeMs < 0) {
-    throw invalid(`prefetch.maxAgeMs must be a number of ms ≥ 0 (or Infinity); got ${String(maxAgeMs)}`);
-  }
   return {
     addresses: [...addresses],
     policy,
@@ -131,20 +154,44 @@ export function resolveClientOptions(options: IdClientOptions): ResolvedClientOp
       multiplier: real('retry.multiplier', retry.multiplier, 2, 1, 10),
       jitter: real('retry.jitter', retry.jitter, 0.2, 0, 1),
     },
-    bufferSize,
-    lowWaterMark: integer(
-      'prefetch.lowWaterMark',
-      prefetch.lowWaterMark,
-      Math.floor(bufferSize / 2),
-      0,
-      bufferSize - 1,
-    ),
-    maxAgeMs,
+    prefetch: resolvePrefetch(prefetch),
     hooks: options.hooks ?? {},
     credentials: options.credentials ?? grpc.credentials.createInsecure(),
     channelOptions: { [FLOW_CONTROL_WINDOW]: FLOW_CONTROL_WINDOW_BYTES, ...options.channelOptions },
     clock: options.clock ?? (() => performance.now()),
   };
+}
+
+function resolvePrefetch(prefetch: PrefetchOptions): ResolvedPrefetch {
+  const maxAgeMs = prefetch.maxAgeMs ?? 5000;
+  if (typeof maxAgeMs !== 'number' || Number.isNaN(maxAgeMs) || maxAgeMs < 0) {
+    throw invalid(`prefetch.maxAgeMs must be a number of ms ≥ 0 (or Infinity); got ${String(maxAgeMs)}`);
+  }
+  const fixed = prefetch.bufferSize !== undefined || prefetch.lowWaterMark !== undefined;
+  if (fixed && prefetch.maxBufferedIds !== undefined) {
+    throw invalid(
+      'prefetch.maxBufferedIds caps the adaptive buffer; it cannot be combined with bufferSize or lowWaterMark (a fixed buffer)',
+    );
+  }
+  if (fixed) {
+    const bufferSize = integer('prefetch.bufferSize', prefetch.bufferSize, 1000, 1, 100_000);
+    const lowWaterMark = integer(
+      'prefetch.lowWaterMark',
+      prefetch.lowWaterMark,
+      Math.floor(bufferSize / 2),
+      0,
+      bufferSize - 1,
+    );
+    return maxAgeMs === 0 ? { mode: 'off' } : { mode: 'fixed', maxAgeMs, bufferSize, lowWaterMark };
+  }
+  const maxBufferedIds = integer(
+    'prefetch.maxBufferedIds',
+    prefetch.maxBufferedIds,
+    DEFAULT_MAX_BUFFERED_IDS,
+    1,
+    10_000_000,
+  );
+  return maxAgeMs === 0 ? { mode: 'off' } : { mode: 'adaptive', maxAgeMs, maxBufferedIds };
 }
 
 function integer(

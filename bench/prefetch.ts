@@ -1,0 +1,412 @@
+import { LAYOUT_LIMIT_IDS_PER_SECOND, cpu } from './batch-ids';
+import { pinClient } from './lib/affinity';
+import { runBatchLoad } from './lib/load';
+import { figure, type Figure } from './lib/report';
+import { startService } from './lib/servers';
+import { formatNumber, formatPercent, percentile } from './lib/stats';
+import * as path from 'node:path';
+import { ROOT } from './lib/paths';
+import { connect, type TransportKind } from './lib/wire';
+import type * as IdClientModule from '../packages/client/src/id-client';
+
+/**
+ * The built client (`npm run build`), as the package ships it: compiled into dist/bench, the client
+ * would look for the proto file beside that copy, where there is none.
+ */
+function builtClient(): typeof IdClientModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a path known only at run time
+  return require(path.join(ROOT, 'packages/client/dist/id-client.js')) as typeof IdClientModule;
+}
+
+/** Figure e settings. */
+export interface PrefetchBenchOptions {
+  /** Warm-up of each throughput case (a new client ramping up), in ms. */
+  readonly warmupMs: number;
+  /** Measured window of each throughput case, in ms. */
+  readonly measureMs: number;
+  /** Steady-demand case: IDs per second, warm-up and measured window in ms. */
+  readonly steadyIdsPerSecond: number;
+  readonly steadyWarmupMs: number;
+  readonly steadyMeasureMs: number;
+  readonly transport: TransportKind;
+}
+
+/** The issue's bound on nextId() p99 at steady demand, in ns. */
+const STEADY_P99_BOUND_NS = 50_000;
+/** Latency samples kept in the steady case (10 s at 100,000 IDs/s is 1,000,000). */
+const MAX_LATENCY_SAMPLES = 4_000_000;
+
+/**
+ * Figure e (issue 17): what `createIdClient` with default options delivers through `nextId()` against
+ * one local server, against the layout's limit and against direct BatchIds in the same run; plus the
+ * ceiling a single awaiting caller has in Node (an `await` of a resolved value in a loop), and a steady
+ * demand's latency, waits and waste.
+ */
+export async function benchPrefetch(options: PrefetchBenchOptions): Promise<Figure[]> {
+  const pinning = pinClient();
+  const placement =
+    pinning === undefined
+      ? 'CPUs not pinned (no taskset or < 2 CPUs)'
+      : `client on CPU ${pinning.clientCpu}, server on CPU ${pinning.serverCpu}`;
+  const server = await startService({ cpu: pinning?.serverCpu });
+  const address = server.grpcAddr;
+  try {
+    const ceiling = await awaitCeiling(Math.min(options.measureMs, 1000));
+    const raw = connect(options.transport, address);
+    let direct;
+    try {
+      await raw.ready();
+      direct = await runBatchLoad(raw, 10_000, {
+        concurrency: 4,
+        warmupMs: options.warmupMs,
+        measureMs: options.measureMs,
+        serverCpuSeconds: server.cpuSeconds,
+      });
+    } finally {
+      raw.close();
+    }
+    const directOk = direct.unique && direct.errors === 0 && direct.invalid === 0;
+    const single = await throughput(address, 1, options, server.cpuSeconds);
+    const sixteen = await throughput(address, 16, options, server.cpuSeconds);
+    const steady = await steadyDemand(address, options);
+
+    const throughputFigure = (r: ThroughputResult, callers: number): Figure =>
+      figure({
+        id: `prefetch.callers_${callers}`,
+        name: `nextId(), ${callers} caller${callers === 1 ? '' : 's'} awaiting in a loop, default options`,
+        value: r.idsPerSecond,
+        unit: 'IDs/s',
+        baseline: LAYOUT_LIMIT_IDS_PER_SECOND,
+        baselineName: 'layout limit',
+        target: { op: '>=', ratio: 0.85 },
+        extraPassCondition: r.unique && r.errors === 0,
+        notes: [
+          `${formatPercent(r.idsPerSecond / direct.idsPerSecond)} of direct BatchIds`,
+          `${formatNumber(r.waited)} of ${formatNumber(r.ids)} calls waited for a refill`,
+          `${formatNumber(r.refills)} refills, plan: low-water ${formatNumber(r.plan.lowWaterMark)}, batch ${formatNumber(r.plan.batchSize)}, ≤ ${r.plan.maxRefillsInFlight} in flight`,
+          `waste: ${formatNumber(r.droppedForAge)} dropped for age, ${formatNumber(r.lostWithFailedCalls)} with failed calls`,
+          `client CPU ${cpu(r.clientCpu)}, server ${cpu(r.serverCpu)}`,
+          r.unique ? `all unique (${formatNumber(r.runs)} runs checked)` : 'DUPLICATE IDS',
+          ...(r.errors > 0 ? [`${r.errors} errors: ${r.firstError ?? ''}`] : []),
+        ].join('; '),
+        details: { ...r, directIdsPerSecond: direct.idsPerSecond, placement },
+      });
+
+    return [
+      figure({
+        id: 'prefetch.await_ceiling',
+        name: 'Ceiling: `await Promise.resolve(id)` in a loop (Node)',
+        value: ceiling,
+        unit: 'IDs/s',
+        baseline: LAYOUT_LIMIT_IDS_PER_SECOND,
+        baselineName: 'layout limit',
+        target: undefined,
+        notes: 'what one awaiting caller could reach if the client cost nothing',
+        details: { awaitsPerSecond: ceiling },
+      }),
+      figure({
+        id: 'prefetch.direct_batch_ids',
+        name: 'Direct BatchIds count=10000, 4 callers (raw client)',
+        value: direct.idsPerSecond,
+        unit: 'IDs/s',
+        baseline: LAYOUT_LIMIT_IDS_PER_SECOND,
+        baselineName: 'layout limit',
+        target: undefined,
+        notes: [
+          `p50 ${direct.p50Ms.toFixed(2)} ms, p99 ${direct.p99Ms.toFixed(2)} ms`,
+          directOk ? 'all unique' : 'DUPLICATES OR ERRORS',
+          placement,
+        ].join('; '),
+        details: { ...direct, latenciesMs: undefined },
+      }),
+      throughputFigure(single, 1),
+      throughputFigure(sixteen, 16),
+      figure({
+        id: 'prefetch.steady.p99',
+        name: `nextId() p99 at a steady ${formatNumber(options.steadyIdsPerSecond)} IDs/s for ${options.steadyMeasureMs / 1000} s`,
+        value: steady.p99Ns,
+        unit: 'ns',
+        baseline: STEADY_P99_BOUND_NS,
+        baselineName: 'bound of issue 17',
+        target: { op: '<=', ratio: 1 },
+        extraPassCondition: steady.unique && steady.errors === 0,
+        notes: [
+          `p50 ${formatNumber(steady.p50Ns)} ns, p99.9 ${formatNumber(steady.p999Ns)} ns, max ${formatNumber(steady.maxNs)} ns`,
+          `${formatNumber(steady.ids)} IDs at ${formatNumber(steady.idsPerSecond)} IDs/s`,
+          `${formatNumber(steady.refills)} refills, plan: low-water ${formatNumber(steady.plan.lowWaterMark)}, batch ${formatNumber(steady.plan.batchSize)}`,
+          steady.unique ? 'all unique' : 'DUPLICATE IDS',
+        ].join('; '),
+        details: { ...steady },
+      }),
+      figure({
+        id: 'prefetch.steady.waited',
+        name: 'Steady demand: nextId() calls that waited for a refill',
+        value: steady.waited,
+        unit: 'calls',
+        baseline: steady.ids,
+        baselineName: 'calls',
+        target: { op: '<=', ratio: 0 },
+        notes: 'a call that finds the buffer empty waits at least one round trip',
+        details: { waited: steady.waited, calls: steady.ids },
+      }),
+      figure({
+        id: 'prefetch.steady.dropped_for_age',
+        name: 'Steady demand: IDs dropped for age (maxAgeMs 5,000)',
+        value: steady.droppedForAge,
+        unit: 'IDs',
+        baseline: steady.ids,
+        baselineName: 'IDs handed out',
+        target: { op: '<=', ratio: 0.01 },
+        notes: `${formatNumber(steady.lostWithFailedCalls)} IDs lost with failed calls; ${formatNumber(steady.droppedOnClose)} left at close`,
+        details: {
+          droppedForAge: steady.droppedForAge,
+          lostWithFailedCalls: steady.lostWithFailedCalls,
+          droppedOnClose: steady.droppedOnClose,
+          handedOut: steady.ids,
+        },
+      }),
+    ];
+  } finally {
+    await server.stop();
+    pinning?.release();
+  }
+}
+
+/**
+ * `await Promise.resolve(id)` per second in a loop over `ms`: the least a Promise-returning nextId()
+ * costs one awaiting caller (a new resolved promise per ID), with nothing else to do.
+ */
+async function awaitCeiling(ms: number): Promise<number> {
+  let id = 0n;
+  let n = 0;
+  const started = performance.now();
+  while (performance.now() - started < ms) {
+    for (let i = 0; i < 10_000; i++) id = await Promise.resolve(id + 1n);
+    n += 10_000;
+  }
+  return n / ((performance.now() - started) / 1000);
+}
+
+/**
+ * Checks that no ID is handed out twice without keeping every ID: IDs come in runs of consecutive
+ * values (a refill's IDs of one tick), so it keeps each run's first and last ID and, at the end, checks
+ * that no two runs overlap. Handed-out order may jump between refills (several run at once, and a
+ * server fills a small request in the current ms while a large one waits for the next).
+ */
+class RunCheck {
+  private readonly firsts: bigint[] = [];
+  private readonly lasts: bigint[] = [];
+  private runStart = -1n;
+  private previous = -2n;
+
+  add(id: bigint): void {
+    if (id === this.previous + 1n) {
+      this.previous = id;
+      return;
+    }
+    this.close();
+    this.runStart = id;
+    this.previous = id;
+  }
+
+  /** True when every ID added was distinct from every other. */
+  unique(): boolean {
+    this.close();
+    const order = this.firsts.map((_, i) => i).sort((a, b) => compare(this.firsts[a]!, this.firsts[b]!));
+    for (let k = 1; k < order.length; k++) {
+      if (this.firsts[order[k]!]! <= this.lasts[order[k - 1]!]!) return false;
+    }
+    return true;
+  }
+
+  /** Runs seen (a measure of how fragmented the handed-out order is). */
+  get runs(): number {
+    return this.firsts.length + (this.runStart >= 0n ? 1 : 0);
+  }
+
+  private close(): void {
+    if (this.runStart < 0n) return;
+    this.firsts.push(this.runStart);
+    this.lasts.push(this.previous);
+    this.runStart = -1n;
+  }
+}
+
+function compare(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+interface WindowStats {
+  readonly ids: number;
+  readonly waited: number;
+  readonly refills: number;
+  readonly droppedForAge: number;
+  readonly lostWithFailedCalls: number;
+  readonly plan: { lowWaterMark: number; batchSize: number; maxRefillsInFlight: number };
+}
+
+interface ThroughputResult extends WindowStats {
+  readonly callers: number;
+  readonly seconds: number;
+  readonly idsPerSecond: number;
+  readonly clientCpu: number;
+  readonly serverCpu: number | undefined;
+  readonly unique: boolean;
+  readonly runs: number;
+  readonly errors: number;
+  readonly firstError: string | undefined;
+}
+
+/**
+ * `callers` loops of `await nextId()` on one new client with default options: warm-up (the buffer
+ * ramps up), then the measured window. Every ID, warm-up included, goes through a {@link RunCheck}.
+ */
+async function throughput(
+  address: string,
+  callers: number,
+  options: PrefetchBenchOptions,
+  serverCpuSeconds: () => number | undefined,
+): Promise<ThroughputResult> {
+  globalThis.gc?.();
+  const client = builtClient().createIdClient({ addresses: [address] });
+  const state = { counted: 0, measuring: false, stop: false };
+  const check = new RunCheck();
+  let errors = 0;
+  let firstError: string | undefined;
+  const loop = async (): Promise<void> => {
+    while (!state.stop) {
+      let id: bigint;
+      try {
+        id = await client.nextId();
+      } catch (err) {
+        errors++;
+        firstError ??= String(err);
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
+      }
+      check.add(id);
+      if (state.measuring) state.counted++;
+    }
+  };
+  try {
+    const loops = Array.from({ length: callers }, loop);
+    await new Promise((r) => setTimeout(r, options.warmupMs));
+    const before = client.prefetchStats();
+    const cpuBefore = process.cpuUsage();
+    const serverBefore = serverCpuSeconds();
+    const started = performance.now();
+    state.measuring = true;
+    await new Promise((r) => setTimeout(r, options.measureMs));
+    state.measuring = false;
+    const seconds = (performance.now() - started) / 1000;
+    const after = client.prefetchStats();
+    const used = process.cpuUsage(cpuBefore);
+    const serverAfter = serverCpuSeconds();
+    state.stop = true;
+    await Promise.all(loops);
+    return {
+      callers,
+      seconds,
+      ids: state.counted,
+      idsPerSecond: state.counted / seconds,
+      waited: after.waited - before.waited,
+      refills: after.refills - before.refills,
+      droppedForAge: after.droppedForAge - before.droppedForAge,
+      lostWithFailedCalls: after.lostWithFailedCalls - before.lostWithFailedCalls,
+      plan: after.plan,
+      clientCpu: (used.user + used.system) / 1e6 / seconds,
+      serverCpu:
+        serverBefore === undefined || serverAfter === undefined
+          ? undefined
+          : (serverAfter - serverBefore) / seconds,
+      unique: check.unique(),
+      runs: check.runs,
+      errors,
+      firstError,
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+interface SteadyResult extends WindowStats {
+  readonly seconds: number;
+  readonly idsPerSecond: number;
+  readonly p50Ns: number;
+  readonly p99Ns: number;
+  readonly p999Ns: number;
+  readonly maxNs: number;
+  readonly droppedOnClose: number;
+  readonly unique: boolean;
+  readonly errors: number;
+}
+
+/**
+ * One caller asking for IDs at a steady rate: each turn of the event loop it takes the IDs due by now
+ * (rate × elapsed time) one `await nextId()` at a time, timing each call, then yields (setImmediate).
+ * Warm-up at the same rate first, so the measured window is the steady state.
+ */
+async function steadyDemand(address: string, options: PrefetchBenchOptions): Promise<SteadyResult> {
+  globalThis.gc?.();
+  const client = builtClient().createIdClient({ addresses: [address] });
+  const perMs = options.steadyIdsPerSecond / 1000;
+  const latencies = new Float64Array(
+    Math.min(MAX_LATENCY_SAMPLES, Math.ceil(perMs * options.steadyMeasureMs * 1.1)),
+  );
+  let samples = 0;
+  const check = new RunCheck();
+  let errors = 0;
+  const run = async (durationMs: number, measure: boolean): Promise<number> => {
+    const started = performance.now();
+    let taken = 0;
+    for (;;) {
+      const elapsed = performance.now() - started;
+      if (elapsed >= durationMs) break;
+      const due = Math.floor(elapsed * perMs) - taken;
+      for (let i = 0; i < due; i++) {
+        const t0 = performance.now();
+        try {
+          const id = await client.nextId();
+          const ns = (performance.now() - t0) * 1e6;
+          if (measure && samples < latencies.length) latencies[samples++] = ns;
+          check.add(id);
+        } catch {
+          errors++;
+        }
+        taken++;
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    return taken;
+  };
+  try {
+    await run(options.steadyWarmupMs, false);
+    const before = client.prefetchStats();
+    const started = performance.now();
+    const ids = await run(options.steadyMeasureMs, true);
+    const seconds = (performance.now() - started) / 1000;
+    const after = client.prefetchStats();
+    await client.close();
+    const closed = client.prefetchStats();
+    const sorted = latencies.subarray(0, samples).sort();
+    return {
+      seconds,
+      ids,
+      idsPerSecond: ids / seconds,
+      p50Ns: percentile(sorted, 50),
+      p99Ns: percentile(sorted, 99),
+      p999Ns: percentile(sorted, 99.9),
+      maxNs: sorted[sorted.length - 1] ?? NaN,
+      waited: after.waited - before.waited,
+      refills: after.refills - before.refills,
+      droppedForAge: after.droppedForAge - before.droppedForAge,
+      lostWithFailedCalls: after.lostWithFailedCalls - before.lostWithFailedCalls,
+      droppedOnClose: closed.droppedOnClose,
+      plan: after.plan,
+      unique: check.unique(),
+      errors,
+    };
+  } finally {
+    await client.close();
+  }
+}

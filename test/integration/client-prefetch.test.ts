@@ -1,0 +1,152 @@
+import type { AttemptEvent, RefillEvent, WasteEvent } from '../../packages/client/src/hooks';
+import { createIdClient, type IdClient } from '../../packages/client/src/id-client';
+import type { IdClientOptions } from '../../packages/client/src/options';
+import { IdCodec } from '../../src/core/codec';
+import { DEFAULT_LAYOUT } from '../../src/core/layout';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+const codec = new IdCodec(DEFAULT_LAYOUT);
+
+/** Every server and client a test opens; closed in afterEach. */
+const servers: TestServer[] = [];
+const clients: IdClient[] = [];
+
+async function server(workerId: number, env: Record<string, string> = {}): Promise<string> {
+  const t = await startTestServer({ SNOWFLAKE_WORKER_ID: String(workerId), ...env });
+  servers.push(t);
+  return `127.0.0.1:${t.server.grpcPort}`;
+}
+
+function client(options: IdClientOptions): IdClient {
+  const c = createIdClient(options);
+  clients.push(c);
+  return c;
+}
+
+/**
+ * `callers` concurrent loops until at least `total` IDs are taken (callers already awaiting nextId()
+ * when the total is reached add theirs), each taking up to 64 IDs with tryNextId() and then one with
+ * `await nextId()` (the hot-loop pattern), and yielding to I/O every few rounds.
+ */
+async function drain(c: IdClient, total: number, callers: number): Promise<bigint[]> {
+  const ids: bigint[] = [];
+  const loop = async () => {
+    for (let round = 0; ids.length < total; round++) {
+      for (let i = 0; i < 64 && ids.length < total; i++) {
+        const id = c.tryNextId();
+        if (id === undefined) break;
+        ids.push(id);
+      }
+      if (ids.length < total) ids.push(await c.nextId());
+      if (round % 16 === 0) await new Promise((r) => setImmediate(r));
+    }
+  };
+  await Promise.all(Array.from({ length: callers }, loop));
+  return ids;
+}
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await Promise.all(servers.splice(0).map((t) => t.close()));
+});
+
+describe('adaptive prefetch against real servers on 127.0.0.1:0', () => {
+  it('tryNextId and nextId never return a duplicate across many refills (one server, default options)', async () => {
+    const address = await server(3);
+    const refills: RefillEvent[] = [];
+    const c = client({ addresses: [address], hooks: { onRefill: (e) => refills.push(e) } });
+    const ids = await drain(c, 300_000, 8);
+    expect(ids.length).toBeGreaterThanOrEqual(300_000);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(refills.length).toBeGreaterThanOrEqual(10);
+    expect(refills.every((r) => r.errorCode === undefined)).toBe(true);
+    const stats = c.prefetchStats();
+    expect(stats.handedOut).toBe(ids.length);
+    expect(stats.failedRefills).toBe(0);
+    // The refills grew with the demand: from the first small one to max_batch_size (10,000).
+    expect(Math.max(...refills.map((r) => r.requested))).toBe(10_000);
+    expect(refills[0]!.requested).toBeLessThan(1000);
+  });
+
+  it('spreads refills over two servers and never returns a duplicate across them', async () => {
+    const addresses = await Promise.all([server(1), server(2)]);
+    const attempts: AttemptEvent[] = [];
+    const c = client({ addresses, hooks: { onAttempt: (e) => attempts.push(e) } });
+    const ids = await drain(c, 200_000, 4);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(new Set(ids.map((id) => codec.decode(id).workerId))).toEqual(new Set([1, 2]));
+    const batchCalls = attempts.filter((a) => a.method === 'BatchIds');
+    expect(batchCalls.every((a) => a.code === 'OK')).toBe(true);
+    for (const address of addresses) {
+      expect(batchCalls.filter((a) => a.address === address).length).toBeGreaterThanOrEqual(3);
+    }
+  });
+
+  it('hands out no ID older than maxAgeMs, judged by the timestamp in the ID itself', async () => {
+    const address = await server(4);
+    const waste: WasteEvent[] = [];
+    const maxAgeMs = 100;
+    const c = client({
+      addresses: [address],
+      prefetch: { maxAgeMs },
+      hooks: { onWaste: (e) => waste.push(e) },
+    });
+    const ages: number[] = [];
+    const take = (id: bigint) => {
+      ages.push(Date.now() - codec.decode(id).timestampMs);
+    };
+    // Bursts of demand separated by pauses of up to 2.5 × maxAgeMs: the buffer holds IDs that age out.
+    for (let round = 0; round < 24; round++) {
+      for (let i = 0; i < 2000; i++) {
+        const id = c.tryNextId();
+        take(id ?? (await c.nextId()));
+      }
+      await new Promise((r) => setTimeout(r, (round % 6) * 50));
+    }
+    // The ID's timestamp is whole ms, and the server's time base may differ from Date.now() by a few ms.
+    expect(Math.max(...ages)).toBeLessThanOrEqual(maxAgeMs + 10);
+    expect(c.prefetchStats().droppedForAge).toBeGreaterThan(0);
+    expect(waste.filter((w) => w.reason === 'expired').length).toBeGreaterThan(0);
+  });
+
+  it("learns a server's smaller max_batch_size (GetInfo, or the refusal's ErrorInfo) and serves every caller", async () => {
+    const address = await server(5, { SNOWFLAKE_MAX_BATCH_SIZE: '50' });
+    const refills: RefillEvent[] = [];
+    const c = client({ addresses: [address], hooks: { onRefill: (e) => refills.push(e) } });
+    const ids = await drain(c, 20_000, 4);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(c.prefetchStats()).toMatchObject({ failedRefills: 0, lostWithFailedCalls: 0 });
+    const ok = refills.filter((r) => r.errorCode === undefined);
+    expect(ok.every((r) => r.requested <= 50)).toBe(true);
+    // Refused refills (if the first was sent before GetInfo answered) issued nothing and were not retried as is.
+    expect(refills.filter((r) => r.errorCode !== undefined).every((r) => r.requested > 50)).toBe(true);
+  });
+
+  it('with maxAgeMs 0 tryNextId() is always undefined and makes no call; stats stay zero', async () => {
+    const address = await server(6);
+    const attempts: AttemptEvent[] = [];
+    const c = client({
+      addresses: [address],
+      prefetch: { maxAgeMs: 0 },
+      hooks: { onAttempt: (e) => attempts.push(e) },
+    });
+    expect(c.tryNextId()).toBeUndefined();
+    await c.nextId();
+    expect(c.tryNextId()).toBeUndefined();
+    expect(attempts.map((a) => a.method)).toEqual(['NextId']);
+    expect(c.prefetchStats()).toMatchObject({ handedOut: 0, refills: 0, buffered: 0 });
+  });
+
+  it('close() counts the buffered IDs as dropped on close and tryNextId() then returns undefined', async () => {
+    const address = await server(7);
+    const waste: WasteEvent[] = [];
+    const c = client({ addresses: [address], hooks: { onWaste: (e) => waste.push(e) } });
+    await c.nextId();
+    const buffered = c.prefetchStats().buffered;
+    expect(buffered).toBeGreaterThan(0);
+    await c.close();
+    expect(c.tryNextId()).toBeUndefined();
+    expect(c.prefetchStats().droppedOnClose).toBeGreaterThanOrEqual(buffered);
+    expect(waste.some((w) => w.reason === 'closed')).toBe(true);
+  });
+});
