@@ -235,7 +235,7 @@ async function claimLowestFree(phase: ClaimPhase): Promise<Won> {
   const held = new Set(
     heldKeys
       .map((key) => key.slice(workerPrefix.length))
-      .filter((id) => /^(0|[1-9]\d{0,9})$/.test(id) && Number(id) < workerIdCount),
+      .filter((suffix) => /^(0|[1-9]\d{0,9})$/.test(suffix) && Number(suffix) < workerIdCount),
   );
   // Bounded by the size of the worker range and by claimTimeoutMs; in practice it ends at the first free ID.
   for (let workerId = 0; workerId < workerIdCount && held.size < workerIdCount; workerId++) {
