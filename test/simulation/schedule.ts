@@ -242,7 +242,9 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     steps: loop.steps,
     simulatedMs: horizonMs,
     violations: checker.violations,
-    counters: world.counters,
+    // A copy: promise chains of this schedule's processes still pending when time stops may settle later,
+    // while another schedule runs, and must not change what this one reports.
+    counters: { ...world.counters },
     digest: checker.digest,
     issuedPerMachine: machines.map((m) => m.issued),
   };
