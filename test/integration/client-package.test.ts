@@ -47,7 +47,7 @@ async function main(address: string): Promise<void> {
       batch: batch.map(String),
       local: text(decode(id)),
       localWithServerLayout: text(decode(id, layout)),
-      remote: text(await client.decode(id)),
+      remote: text(await client.decodeRemote(id)),
       maxBatchSizeLimit: MAX_BATCH_SIZE_LIMIT,
       service: SERVICE_NAME,
       sameCopy,

@@ -49,7 +49,7 @@ describe('resolveClientOptions', () => {
 
   it.each<[Partial<IdClientOptions>, string]>([
     [{ addresses: [] }, 'addresses must list 1 to 100 servers'],
-    [{ addresses: ['localhost'] }, '"localhost" is not host:port'],
+    [{ addresses: ['localhost'] }, '"localhost" is not a server address (expected host:port)'],
     [{ addresses: ['127.0.0.1:0'] }, 'port 1 to 65535'],
     [{ addresses: ['127.0.0.1:65536'] }, 'port 1 to 65535'],
     [{ addresses: ['a:1', 'a:1'] }, 'distinct'],

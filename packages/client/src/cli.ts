@@ -152,7 +152,7 @@ async function run(inv: Invocation, out: (text: string) => void): Promise<number
     case 'decode': {
       expectArgs(inv, ['ID']);
       const id = parseId(inv.args[0] ?? '');
-      const d = await withClient(inv, (c) => c.decode(id));
+      const d = await withClient(inv, (c) => c.decodeRemote(id));
       const fields = {
         id: d.id.toString(),
         timestamp: d.timestamp,
