@@ -197,7 +197,7 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value !== 'object') return typeof value;
   const name: unknown = (value as { constructor?: { name?: unknown } }).constructor?.name;
-  return typeof name === 'string' ? `a ${name}` : 'an object';
+  return typeof name === 'string' ? `an instance of ${name}` : 'an object';
 }
 
 function invalid(method: string, message: string): IdClientError {

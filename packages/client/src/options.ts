@@ -230,7 +230,7 @@ function grpcJsPath(): string {
 function describeCredentials(value: unknown): string {
   if (typeof value !== 'object' || value === null) return String(value);
   const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-  return typeof name === 'string' ? `a ${name}` : 'an object';
+  return typeof name === 'string' ? `an instance of ${name}` : 'an object';
 }
 
 function integer(

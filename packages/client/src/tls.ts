@@ -105,7 +105,9 @@ function describeSource(source: PemSource | undefined): string {
 }
 
 function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  // Duck-typed: errors of Node's fs come from another realm under some test runners and sandboxes.
+  const text = (err as { message?: unknown } | null)?.message;
+  return typeof text === 'string' ? text : String(err);
 }
 
 function invalid(text: string): IdClientError {
