@@ -195,7 +195,7 @@ describe('AbortSignal and deadline of one call', () => {
       if (i % 100 === 99) await new Promise((r) => setTimeout(r, 10));
     }
     const settled = await Promise.all(outcomes);
-    const aborted = settled.filter((o, i) => i % 3 === 0);
+    const aborted = settled.filter((_outcome, i) => i % 3 === 0);
     const ids = settled.filter((o): o is bigint => typeof o === 'bigint');
     expect(aborted.map((o) => (o instanceof IdClientError ? o.code : 'resolved'))).toEqual(
       Array.from({ length: 200 }, () => 'CANCELLED'),

@@ -237,7 +237,12 @@ describe('createIdClient against real servers on 127.0.0.1:0', () => {
 
   it.each<[string, (c: IdClient) => Promise<unknown>, string | undefined, number]>([
     ['batch above max_batch_size (server check)', (c) => c.batch(10_001), 'BATCH_SIZE_OUT_OF_RANGE', 1],
-    ['decodeRemote of an ID with bit 63 set (server check)', (c) => c.decodeRemote(1n << 63n), 'INVALID_ID', 1],
+    [
+      'decodeRemote of an ID with bit 63 set (server check)',
+      (c) => c.decodeRemote(1n << 63n),
+      'INVALID_ID',
+      1,
+    ],
     ['batch(0) (local check)', (c) => c.batch(0), undefined, 0],
     ['batch(1.5) (local check)', (c) => c.batch(1.5), undefined, 0],
     ['batch(2^32) (local check)', (c) => c.batch(2 ** 32), undefined, 0],

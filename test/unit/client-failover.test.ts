@@ -283,7 +283,8 @@ describe('FailoverCaller', () => {
     it('GIVEN an attempt in flight WHEN the caller aborts THEN the call rejects CANCELLED at once, with the reason, and the RPC is cancelled', async () => {
       const t = recordingTransport();
       const abort = new AbortController();
-      const pending = call(caller(t).c, { signal: abort.signal });
+      const { c, attempts } = caller(t);
+      const pending = call(c, { signal: abort.signal });
       await settle();
       expect(t.sent).toHaveLength(1);
       const reason = new Error('user left');
@@ -295,6 +296,7 @@ describe('FailoverCaller', () => {
       });
       expect(err.cause).toBe(reason);
       expect(t.sent[0]!.signal.aborted).toBe(true);
+      expect(attempts.map((e) => [e.address, e.code])).toEqual([[A, 'CANCELLED']]);
       // The answer arriving afterwards goes nowhere: the call has already failed.
       t.sent[0]!.resolve('late');
       await settle();

@@ -157,7 +157,16 @@ export class FailoverCaller {
         this.balancer.succeeded(address);
         return { value, address };
       } catch (err) {
-        if (aborted(signal)) throw stopped();
+        if (aborted(signal)) {
+          // Reported like any attempt (code CANCELLED, as grpc-js ends a cancelled call) for metrics.
+          fire(this.hooks.onAttempt, {
+            method: name,
+            address,
+            code: 'CANCELLED',
+            durationMs: this.now() - sentAt,
+          });
+          throw stopped();
+        }
         if (!isServiceError(err)) {
           // Not an answer of any server: a bug or a misuse (e.g. credentials of another grpc-js copy).
           // Retrying cannot help, and calling it "unavailable" would send its reader after the servers.
