@@ -174,7 +174,7 @@ export function createIdClient(options: IdClientOptions): IdClient {
       };
     });
 
-  /** The servers' layout once `layout()` fetched it (never replaced: IDs already decoded stay valid). */
+  /** The servers' layout once `layout()` fetched it; kept: a fleet does not change its layout while it issues IDs. */
   let fetchedLayout: Layout | undefined;
 
   return {
