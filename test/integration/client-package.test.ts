@@ -22,7 +22,15 @@ function program(kind: 'cjs' | 'esm'): string {
 const required = createRequire(import.meta.url)('@snowflake-id/client') as typeof import('@snowflake-id/client');
 const sameCopy: boolean = required.IdClientError === IdClientError;`
       : `const sameCopy = true;`;
-  return `import { createIdClient, decode, IdClientError, type DecodeResult } from '@snowflake-id/client';
+  return `import {
+  createIdClient,
+  decode,
+  formatIdBase32,
+  IdClientError,
+  parseIdBase32,
+  type CallOptions,
+  type DecodeResult,
+} from '@snowflake-id/client';
 import { MAX_BATCH_SIZE_LIMIT, SERVICE_NAME, type Layout } from '@snowflake-id/client/contract';
 ${header}
 
@@ -32,7 +40,8 @@ async function main(address: string): Promise<void> {
   const client = createIdClient({ addresses: [address], prefetch: { maxAgeMs: 0 } });
   try {
     const id: bigint = await client.nextId();
-    const batch: bigint[] = await client.batch(5);
+    const callOptions: CallOptions = { deadline: Date.now() + 30_000, metadata: { 'x-request-id': 'pack-test' } };
+    const batch: bigint[] = await client.batch(5, callOptions);
     const info = await client.info();
     const layout: Layout = {
       epochMs: info.epochMs,
@@ -42,12 +51,15 @@ async function main(address: string): Promise<void> {
       workerBits: info.workerBits,
       sequenceBits: info.sequenceBits,
     };
+    await client.layout(); // client.decode now splits IDs by the server's layout, offline
     const result = {
       id: id.toString(),
       batch: batch.map(String),
       local: text(decode(id)),
       localWithServerLayout: text(decode(id, layout)),
-      remote: text(await client.decode(id)),
+      remote: text(await client.decodeRemote(id)),
+      viaClientLayout: text(client.decode(id)),
+      base32RoundTrip: parseIdBase32(formatIdBase32(id)).toString(),
       maxBatchSizeLimit: MAX_BATCH_SIZE_LIMIT,
       service: SERVICE_NAME,
       sameCopy,
@@ -164,6 +176,8 @@ describe('@snowflake-id/client packed and installed into an empty project', () =
         local: Record<string, unknown>;
         localWithServerLayout: Record<string, unknown>;
         remote: Record<string, unknown>;
+        viaClientLayout: Record<string, unknown>;
+        base32RoundTrip: string;
         maxBatchSizeLimit: number;
         service: string;
         sameCopy: boolean;
@@ -179,6 +193,8 @@ describe('@snowflake-id/client packed and installed into an empty project', () =
       expect(out.local).toMatchObject({ id: out.id, datacenterId: 3, workerId: 7 });
       expect(out.local).toEqual(out.remote);
       expect(out.localWithServerLayout).toEqual(out.remote);
+      expect(out.viaClientLayout).toEqual(out.remote);
+      expect(out.base32RoundTrip).toBe(out.id);
       expect(out).toMatchObject({
         maxBatchSizeLimit: 100_000,
         service: 'snowflake.v1.IdGenerator',

@@ -240,12 +240,17 @@ describe('createIdClient against real servers on 127.0.0.1:0', () => {
 
   it.each<[string, (c: IdClient) => Promise<unknown>, string | undefined, number]>([
     ['batch above max_batch_size (server check)', (c) => c.batch(10_001), 'BATCH_SIZE_OUT_OF_RANGE', 1],
-    ['decode of an ID with bit 63 set (server check)', (c) => c.decode(1n << 63n), 'INVALID_ID', 1],
+    [
+      'decodeRemote of an ID with bit 63 set (server check)',
+      (c) => c.decodeRemote(1n << 63n),
+      'INVALID_ID',
+      1,
+    ],
     ['batch(0) (local check)', (c) => c.batch(0), undefined, 0],
     ['batch(1.5) (local check)', (c) => c.batch(1.5), undefined, 0],
     ['batch(2^32) (local check)', (c) => c.batch(2 ** 32), undefined, 0],
-    ['decode(-1n) (local check)', (c) => c.decode(-1n), undefined, 0],
-    ['decode(2^64) (local check)', (c) => c.decode(1n << 64n), undefined, 0],
+    ['decodeRemote(-1n) (local check)', (c) => c.decodeRemote(-1n), undefined, 0],
+    ['decodeRemote(2^64) (local check)', (c) => c.decodeRemote(1n << 64n), undefined, 0],
   ])('%s is INVALID_ARGUMENT and never retried', async (_name, call, serverCode, rpcs) => {
     const [a, b] = await Promise.all([server(1), server(2)]);
     const attempts: AttemptEvent[] = [];
@@ -269,7 +274,7 @@ describe('createIdClient against real servers on 127.0.0.1:0', () => {
     expect(err.attempts.map((a) => a.errorInfo)).toEqual([err.errorInfo]);
   });
 
-  it('batch returns strictly ascending IDs of one server; decode and info describe them', async () => {
+  it('batch returns strictly ascending IDs of one server; decodeRemote, decode and info describe them', async () => {
     const { address } = await server(6, { SNOWFLAKE_DATACENTER_ID: '9', SNOWFLAKE_MAX_BATCH_SIZE: '500' });
     const c = client({ addresses: [address] });
     const before = Date.now();
@@ -277,7 +282,8 @@ describe('createIdClient against real servers on 127.0.0.1:0', () => {
     expect(ids).toHaveLength(500);
     expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!)).toBe(true);
 
-    const d = await c.decode(ids[0]!);
+    const d = await c.decodeRemote(ids[0]!);
+    expect(c.decode(ids[0]!)).toEqual(d);
     const local = codec.decode(ids[0]!);
     expect(d).toEqual({
       id: ids[0],

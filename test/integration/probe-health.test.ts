@@ -67,7 +67,7 @@ describe('probeHealth: one health check, classified as grpc_health_probe does', 
   });
 
   it.each<[string, string, object, RegExp]>([
-    ['a bad address', 'localhost', {}, /address "localhost" is not host:port/],
+    ['a bad address', 'localhost', {}, /address "localhost" is not a server address/],
     [
       'a timeout of 0',
       '127.0.0.1:1',

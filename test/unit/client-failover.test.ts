@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_BACKOFF } from '../../packages/client/src/backoff';
 import { Balancer, type BalancingPolicy } from '../../packages/client/src/balancer';
+import { resolveCallOptions, type CallOptions } from '../../packages/client/src/call-options';
 import { IdClientError } from '../../packages/client/src/errors';
 import { FailoverCaller, type FailoverOptions } from '../../packages/client/src/failover';
 import type { AttemptEvent, RetryEvent } from '../../packages/client/src/hooks';
@@ -231,5 +232,213 @@ describe('FailoverCaller', () => {
       new AbortController().signal,
     );
     await expect(c.call('NextId', METHOD, {})).resolves.toMatchObject({ address: A });
+  });
+
+  describe('per-call options', () => {
+    /** One recorded attempt of {@link recordingTransport}. */
+    interface Sent {
+      readonly address: string;
+      readonly deadline: Date;
+      readonly signal: AbortSignal;
+      readonly metadata: grpc.Metadata | undefined;
+      resolve(value: string): void;
+      reject(err: unknown): void;
+    }
+
+    /** A transport whose attempts stay pending until the test settles them (it ignores `signal`). */
+    function recordingTransport(): UnaryCaller & { sent: Sent[] } {
+      const sent: Sent[] = [];
+      return {
+        sent,
+        unary<Req, Res>(
+          address: string,
+          _method: UnaryMethod<Req, Res>,
+          _request: Req,
+          deadline: Date,
+          signal: AbortSignal,
+          metadata?: grpc.Metadata,
+        ): Promise<Res> {
+          return new Promise<Res>((resolve, reject) => {
+            sent.push({
+              address,
+              deadline,
+              signal,
+              metadata,
+              resolve: (v) => {
+                resolve(v as Res);
+              },
+              reject,
+            });
+          });
+        },
+      };
+    }
+
+    const call = (c: FailoverCaller, options: CallOptions) =>
+      c.call('NextId', METHOD, {}, resolveCallOptions('NextId', options));
+
+    /** Lets pending promise callbacks run (the caller awaits a few promises between attempts). */
+    const settle = () => new Promise((r) => setImmediate(r));
+
+    it('GIVEN an attempt in flight WHEN the caller aborts THEN the call rejects CANCELLED at once, with the reason, and the RPC is cancelled', async () => {
+      const t = recordingTransport();
+      const abort = new AbortController();
+      const { c, attempts } = caller(t);
+      const pending = call(c, { signal: abort.signal });
+      await settle();
+      expect(t.sent).toHaveLength(1);
+      const reason = new Error('user left');
+      abort.abort(reason);
+      const err = await failure(pending);
+      expect(err).toMatchObject({
+        code: 'CANCELLED',
+        message: "NextId: cancelled by the caller's AbortSignal",
+      });
+      expect(err.cause).toBe(reason);
+      expect(t.sent[0]!.signal.aborted).toBe(true);
+      expect(attempts.map((e) => [e.address, e.code])).toEqual([[A, 'CANCELLED']]);
+      // The answer arriving afterwards goes nowhere: the call has already failed.
+      t.sent[0]!.resolve('late');
+      await settle();
+      expect(t.sent).toHaveLength(1);
+    });
+
+    it('GIVEN a backoff wait WHEN the caller aborts THEN it rejects CANCELLED without waiting it out', async () => {
+      const t = scriptedTransport({ [A]: [grpc.status.UNAVAILABLE], [B]: [grpc.status.UNAVAILABLE] });
+      const abort = new AbortController();
+      const { c } = caller(t, {
+        backoff: { ...DEFAULT_BACKOFF, initialMs: 60_000, maxMs: 60_000 },
+        timeoutMs: 600_000,
+      });
+      const pending = call(c, { signal: abort.signal });
+      await new Promise((r) => setTimeout(r, 20));
+      expect(t.calls).toEqual([A, B]);
+      abort.abort();
+      const err = await failure(pending);
+      expect(err.code).toBe('CANCELLED');
+      expect(t.calls).toEqual([A, B]);
+    });
+
+    it('GIVEN a signal already aborted THEN no attempt is made', async () => {
+      const t = recordingTransport();
+      const err = await failure(call(caller(t).c, { signal: AbortSignal.abort() }));
+      expect(err.code).toBe('CANCELLED');
+      expect(t.sent).toEqual([]);
+    });
+
+    it('GIVEN the client closes and a caller signal THEN CLIENT_CLOSED, and the caller signal is left as it was', async () => {
+      const t = recordingTransport();
+      const closing = new AbortController();
+      const mine = new AbortController();
+      const pending = call(caller(t, {}, 'pick-first', closing.signal).c, { signal: mine.signal });
+      await settle();
+      closing.abort();
+      expect((await failure(pending)).code).toBe('CLIENT_CLOSED');
+      expect(mine.signal.aborted).toBe(false);
+    });
+
+    it('GIVEN a deadline sooner than timeoutMs THEN each attempt gets at most what is left of it', async () => {
+      const t = recordingTransport();
+      const deadline = new Date(Date.now() + 3000);
+      const pending = call(caller(t, { timeoutMs: 60_000, attemptTimeoutMs: 60_000 }).c, { deadline });
+      await settle();
+      expect(t.sent[0]!.deadline.getTime()).toBeLessThanOrEqual(deadline.getTime());
+      t.sent[0]!.resolve('ok');
+      await expect(pending).resolves.toEqual({ value: 'ok', address: A });
+    });
+
+    it('GIVEN a deadline as ms since the epoch THEN it caps the call as a Date does', async () => {
+      const t = recordingTransport();
+      const deadlineMs = Date.now() + 3000;
+      const pending = call(caller(t, { timeoutMs: 60_000, attemptTimeoutMs: 60_000 }).c, {
+        deadline: deadlineMs,
+      });
+      await settle();
+      expect(t.sent[0]!.deadline.getTime()).toBeLessThanOrEqual(deadlineMs);
+      t.sent[0]!.resolve('ok');
+      await pending;
+    });
+
+    it('GIVEN a deadline later than timeoutMs THEN timeoutMs still caps the call', async () => {
+      const t = recordingTransport();
+      const before = Date.now();
+      const pending = call(caller(t, { timeoutMs: 1000, attemptTimeoutMs: 60_000 }).c, {
+        deadline: Date.now() + 3_600_000,
+      });
+      await settle();
+      expect(t.sent[0]!.deadline.getTime()).toBeLessThanOrEqual(Date.now() + 1000);
+      expect(t.sent[0]!.deadline.getTime()).toBeGreaterThanOrEqual(before);
+      t.sent[0]!.resolve('ok');
+      await pending;
+    });
+
+    it.each<[string, Date | number]>([
+      ['a Date in the past', new Date(Date.now() - 1)],
+      ['ms since the epoch in the past', 0],
+    ])('GIVEN %s THEN DEADLINE_EXCEEDED before any attempt', async (_name, deadline) => {
+      const t = recordingTransport();
+      const err = await failure(call(caller(t).c, { deadline }));
+      expect(err.code).toBe('DEADLINE_EXCEEDED');
+      expect(err.message).toMatch(/^NextId: the call's deadline .* passed before it started$/);
+      expect(t.sent).toEqual([]);
+    });
+
+    it('GIVEN failing servers and a near deadline THEN the retries stop at the deadline, not at timeoutMs', async () => {
+      const t = scriptedTransport({ [A]: [grpc.status.UNAVAILABLE], [B]: [grpc.status.UNAVAILABLE] });
+      const { c } = caller(t, {
+        timeoutMs: 600_000,
+        maxAttempts: 100,
+        backoff: { ...DEFAULT_BACKOFF, initialMs: 200, maxMs: 200 },
+      });
+      const err = await failure(call(c, { deadline: Date.now() + 300 }));
+      expect(err.code).toBe('ALL_SERVERS_UNAVAILABLE');
+      // 300 ms leave room for one 200 ms wait at most: two or four attempts, never dozens.
+      expect(t.calls.length).toBeLessThanOrEqual(4);
+    });
+
+    it('GIVEN metadata THEN every attempt carries it', async () => {
+      const t = recordingTransport();
+      const pending = call(caller(t).c, {
+        metadata: { 'x-request-id': 'r-1', 'trace-bin': Buffer.from([1, 2]) },
+      });
+      await settle();
+      t.sent[0]!.reject(statusError(grpc.status.UNAVAILABLE));
+      await settle();
+      t.sent[1]!.resolve('ok');
+      await pending;
+      expect(t.sent.map((s) => s.address)).toEqual([A, B]);
+      for (const s of t.sent) {
+        expect(s.metadata?.get('x-request-id')).toEqual(['r-1']);
+        expect(s.metadata?.get('trace-bin')).toEqual([Buffer.from([1, 2])]);
+      }
+    });
+
+    it.each<[string, unknown]>([
+      ['a TypeError (a bug)', new TypeError("Cannot read properties of undefined (reading 'x')")],
+      [
+        'the error grpc-js throws for credentials of another grpc-js copy',
+        new TypeError('Channel credentials must be a ChannelCredentials object'),
+      ],
+      ['a thrown string', 'boom'],
+    ])(
+      'GIVEN the transport throws %s THEN INTERNAL at once: not retried, not ALL_SERVERS_UNAVAILABLE',
+      async (_name, thrownValue) => {
+        const calls: string[] = [];
+        const t: UnaryCaller = {
+          unary(address) {
+            calls.push(address);
+            return Promise.reject(thrownValue); // eslint-disable-line @typescript-eslint/prefer-promise-reject-errors -- a thrown string is a case
+          },
+        };
+        const { c, attempts, retries } = caller(t);
+        const err = await failure(c.call('NextId', METHOD, {}));
+        expect(err.code).toBe('INTERNAL');
+        expect(err.cause).toBe(thrownValue);
+        expect(err.message).toContain(`NextId: calling ${A} threw`);
+        expect(calls).toEqual([A]);
+        expect(retries).toEqual([]);
+        expect(attempts).toEqual([]);
+      },
+    );
   });
 });

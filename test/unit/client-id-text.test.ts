@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { IdClientError } from '../../packages/client/src/errors';
-import { parseIdText, UINT64_MAX } from '../../packages/client/src/id-text';
+import { formatIdText, parseIdText, UINT64_MAX } from '../../packages/client/src/id-text';
 
 describe('parseIdText', () => {
   it.each([
@@ -35,5 +36,29 @@ describe('parseIdText', () => {
     expect(caught).toBeInstanceOf(IdClientError);
     expect((caught as IdClientError).code).toBe('INVALID_ARGUMENT');
     expect((caught as IdClientError).message).toContain(message);
+  });
+});
+
+describe('formatIdText', () => {
+  it('GIVEN any 64-bit value THEN parseIdText reads its text back exactly', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: UINT64_MAX }), (id) => {
+        const text = formatIdText(id);
+        expect(text).toMatch(/^(0|[1-9][0-9]*)$/);
+        expect(parseIdText(text)).toBe(id);
+      }),
+    );
+    expect(formatIdText(UINT64_MAX)).toBe('18446744073709551615');
+  });
+
+  it.each<[string, unknown]>([
+    ['-1', -1n],
+    ['2^64', UINT64_MAX + 1n],
+    ['a number', 42],
+  ])('GIVEN %s THEN it throws INVALID_ARGUMENT', (_name, id) => {
+    expect(() => formatIdText(id as bigint)).toThrow(IdClientError);
+    expect(() => formatIdText(id as bigint)).toThrow(
+      'formatIdText takes a bigint from 0 to 18446744073709551615',
+    );
   });
 });

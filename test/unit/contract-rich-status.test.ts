@@ -95,6 +95,20 @@ describe('google.rpc.Status codec of the contract', () => {
     );
   });
 
+  it('GIVEN an ErrorInfo metadata key __proto__ THEN it decodes as an own entry, not a prototype', () => {
+    // JSON.parse makes `__proto__` an own key, as a map entry on the wire is.
+    const metadata = JSON.parse('{"__proto__":"x","limit":"1"}') as Record<string, string>;
+    const status: RichStatus = {
+      code: 3,
+      message: 'bad',
+      errorInfo: { reason: 'R', domain: 'D', metadata },
+    };
+    const decoded = decodeRichStatus(referenceEncode(status));
+    expect(Object.getPrototypeOf(decoded?.errorInfo?.metadata)).toBe(Object.prototype);
+    expect(Object.keys(decoded?.errorInfo?.metadata ?? {})).toEqual(['__proto__', 'limit']);
+    expect(decoded).toEqual(status);
+  });
+
   it('GIVEN a status with unknown fields (a newer google.rpc.Status) THEN they are skipped', () => {
     const bytes = encodeRichStatus({ code: 14, message: 'refusing', errorInfo: undefined });
     // field 9, varint 300; field 10, length-delimited "xy"; field 11, fixed32; field 12, fixed64

@@ -19,7 +19,10 @@ import {
  * - `SERVER_ERROR`: any other gRPC status (INTERNAL, UNIMPLEMENTED, …); not retried.
  * - `INVALID_RESPONSE`: the server answered with something the contract rules out (wrong ID count, bad number).
  * - `CLIENT_CLOSED`: `close()` was called before or during the call.
+ * - `CANCELLED`: the caller's AbortSignal aborted the call (its `reason` is the error's `cause`).
  * - `INVALID_OPTIONS`: `createIdClient` was given an option outside its documented range.
+ * - `INTERNAL`: something that is not a gRPC status was thrown while making the call (a bug, or a misuse
+ *   the checks did not catch); the thrown value is the error's `cause`. Never retried.
  */
 export type ClientErrorCode =
   | 'ALL_SERVERS_UNAVAILABLE'
@@ -28,7 +31,9 @@ export type ClientErrorCode =
   | 'SERVER_ERROR'
   | 'INVALID_RESPONSE'
   | 'CLIENT_CLOSED'
-  | 'INVALID_OPTIONS';
+  | 'CANCELLED'
+  | 'INVALID_OPTIONS'
+  | 'INTERNAL';
 
 /** One failed RPC attempt, as recorded in {@link IdClientError.attempts}. */
 export interface AttemptFailure {
@@ -57,6 +62,8 @@ export interface IdClientErrorDetails {
   readonly errorInfo?: ErrorInfo;
   /** Every failed attempt of the call, oldest first; empty when no RPC was made. */
   readonly attempts?: readonly AttemptFailure[];
+  /** What caused it: an AbortSignal's reason (`CANCELLED`), the thrown value (`INTERNAL`), … */
+  readonly cause?: unknown;
 }
 
 /** Every error the client rejects with; `code` is stable, `message` is for humans. */
@@ -76,7 +83,7 @@ export class IdClientError extends Error {
   readonly attempts: readonly AttemptFailure[];
 
   constructor(code: ClientErrorCode, message: string, details: IdClientErrorDetails = {}) {
-    super(message);
+    super(message, 'cause' in details ? { cause: details.cause } : undefined);
     this.name = 'IdClientError';
     this.code = code;
     this.grpcCode = details.grpcCode;
@@ -86,24 +93,16 @@ export class IdClientError extends Error {
   }
 }
 
-/** The {@link AttemptFailure} for a grpc-js error (anything else counts as UNAVAILABLE: it never reached a server). */
-export function attemptFailure(address: string, err: unknown): AttemptFailure {
-  if (isServiceError(err)) {
-    const errorInfo = serverErrorInfo(err.metadata);
-    const legacyCode = err.metadata.get(ERROR_CODE_METADATA_KEY)[0];
-    return {
-      address,
-      grpcCode: err.code,
-      details: err.details,
-      serverCode: errorInfo?.reason ?? (typeof legacyCode === 'string' ? legacyCode : undefined),
-      ...(errorInfo !== undefined && { errorInfo }),
-    };
-  }
+/** The {@link AttemptFailure} for a grpc-js error (a call that ended with a gRPC status). */
+export function attemptFailure(address: string, err: ServiceError): AttemptFailure {
+  const errorInfo = serverErrorInfo(err.metadata);
+  const legacyCode = err.metadata.get(ERROR_CODE_METADATA_KEY)[0];
   return {
     address,
-    grpcCode: status.UNAVAILABLE,
-    details: err instanceof Error ? err.message : String(err),
-    serverCode: undefined,
+    grpcCode: err.code,
+    details: err.details,
+    serverCode: errorInfo?.reason ?? (typeof legacyCode === 'string' ? legacyCode : undefined),
+    ...(errorInfo !== undefined && { errorInfo }),
   };
 }
 
@@ -135,7 +134,11 @@ export function terminalError(failure: AttemptFailure, attempts: readonly Attemp
   );
 }
 
-function isServiceError(err: unknown): err is ServiceError {
+/**
+ * True for what grpc-js rejects a call with (an Error with a numeric `code`, `details` and `metadata`);
+ * anything else thrown while calling is a bug or a misuse, not a server's answer.
+ */
+export function isServiceError(err: unknown): err is ServiceError {
   return (
     err instanceof Error &&
     typeof (err as Partial<ServiceError>).code === 'number' &&

@@ -2,7 +2,20 @@ import { status } from '@grpc/grpc-js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelayMs, type BackoffOptions } from './backoff';
 import type { Balancer } from './balancer';
-import { attemptFailure, IdClientError, statusName, terminalError, type AttemptFailure } from './errors';
+import {
+  cancelledError,
+  deadlinePassedError,
+  NO_CALL_OPTIONS,
+  type ResolvedCallOptions,
+} from './call-options';
+import {
+  attemptFailure,
+  IdClientError,
+  isServiceError,
+  statusName,
+  terminalError,
+  type AttemptFailure,
+} from './errors';
 import { fire, type IdClientHooks } from './hooks';
 import type { UnaryCaller, UnaryMethod } from './transport';
 
@@ -38,8 +51,8 @@ function retryable(failure: AttemptFailure): boolean {
 /**
  * Runs one unary call with failover: tries the addresses in the {@link Balancer}'s order, moves on at
  * once after a retryable failure, and waits (exponential backoff with jitter) only before going round
- * the addresses again. Never retries INVALID_ARGUMENT or other statuses. Rejects with
- * {@link IdClientError} only.
+ * the addresses again. Never retries INVALID_ARGUMENT or other statuses, nor anything thrown that is not
+ * a gRPC status (`INTERNAL`). Rejects with {@link IdClientError} only.
  */
 export class FailoverCaller {
   private readonly transport: UnaryCaller;
@@ -72,36 +85,97 @@ export class FailoverCaller {
     this.now = now;
   }
 
-  /** Calls `method` (named `name` in hooks and errors) and resolves with the answer and who gave it. */
+  /**
+   * Calls `method` (named `name` in hooks and errors) and resolves with the answer and who gave it.
+   * `call` adds the caller's signal (abort: `CANCELLED` at once), deadline (caps `timeoutMs`) and
+   * metadata (sent with every attempt).
+   */
   async call<Req, Res>(
     name: string,
     method: UnaryMethod<Req, Res>,
     request: Req,
+    call: ResolvedCallOptions = NO_CALL_OPTIONS,
   ): Promise<{ value: Res; address: string }> {
-    const { timeoutMs, attemptTimeoutMs, maxAttempts, backoff } = this.options;
+    if (this.closed()) throw closedError([]);
+    if (call.signal?.aborted === true) throw cancelledError(name, call.signal);
+    const callTimeoutMs = Math.min(this.options.timeoutMs, call.deadlineMs - Date.now());
+    if (callTimeoutMs <= 0) throw deadlinePassedError(name, call.deadlineMs, 'before it started');
+    // One signal for everything this call waits on: the client closing or the caller aborting.
+    const abort = new AbortController();
+    const onAbort = () => {
+      abort.abort();
+    };
+    this.signal.addEventListener('abort', onAbort, { once: true });
+    call.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await this.attempts(name, method, request, call, callTimeoutMs, abort.signal);
+    } finally {
+      this.signal.removeEventListener('abort', onAbort);
+      call.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async attempts<Req, Res>(
+    name: string,
+    method: UnaryMethod<Req, Res>,
+    request: Req,
+    call: ResolvedCallOptions,
+    callTimeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<{ value: Res; address: string }> {
+    const { attemptTimeoutMs, maxAttempts, backoff } = this.options;
     const started = this.now();
-    const deadlineAt = started + timeoutMs;
+    const deadlineAt = started + callTimeoutMs;
     const order = this.balancer.order(started);
     const failures: AttemptFailure[] = [];
+    /** The error of a call that was stopped: by close() first, else by the caller's signal. */
+    const stopped = () =>
+      this.closed() ? closedError(failures) : cancelledError(name, call.signal as AbortSignal);
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       if (attempt > 0 && attempt % order.length === 0) {
         const delayMs = backoffDelayMs(attempt / order.length - 1, backoff, this.random);
         if (this.now() + delayMs >= deadlineAt) break;
         fire(this.hooks.onRetry, { method: name, failedAttempts: failures.length, delayMs });
-        await this.wait(delayMs, failures);
+        try {
+          await sleep(delayMs, undefined, { signal });
+        } catch {
+          throw stopped();
+        }
       }
       const remainingMs = deadlineAt - this.now();
       if (remainingMs <= 0) break;
-      if (this.closed()) throw closedError(failures);
+      if (signal.aborted) throw stopped();
       const address = order[attempt % order.length] as string;
       const sentAt = this.now();
       try {
         const deadline = new Date(Date.now() + Math.min(remainingMs, attemptTimeoutMs));
-        const value = await this.transport.unary(address, method, request, deadline, this.signal);
+        const value = await untilAborted(
+          this.transport.unary(address, method, request, deadline, signal, call.metadata),
+          signal,
+        );
         fire(this.hooks.onAttempt, { method: name, address, code: 'OK', durationMs: this.now() - sentAt });
         this.balancer.succeeded(address);
         return { value, address };
       } catch (err) {
+        if (aborted(signal)) {
+          // Reported like any attempt (code CANCELLED, as grpc-js ends a cancelled call) for metrics.
+          fire(this.hooks.onAttempt, {
+            method: name,
+            address,
+            code: 'CANCELLED',
+            durationMs: this.now() - sentAt,
+          });
+          throw stopped();
+        }
+        if (!isServiceError(err)) {
+          // Not an answer of any server: a bug or a misuse (e.g. credentials of another grpc-js copy).
+          // Retrying cannot help, and calling it "unavailable" would send its reader after the servers.
+          throw new IdClientError(
+            'INTERNAL',
+            `${name}: calling ${address} threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`,
+            { attempts: failures, cause: err },
+          );
+        }
         const failure = attemptFailure(address, err);
         fire(this.hooks.onAttempt, {
           method: name,
@@ -110,25 +184,44 @@ export class FailoverCaller {
           durationMs: this.now() - sentAt,
         });
         failures.push(failure);
-        if (this.closed()) throw closedError(failures);
         if (!retryable(failure)) throw terminalError(failure, failures);
         this.balancer.failed(address, this.now());
       }
     }
-    throw exhaustedError(name, failures, this.now() - started, timeoutMs);
+    throw exhaustedError(name, failures, this.now() - started, callTimeoutMs);
   }
 
   private closed(): boolean {
     return this.signal.aborted;
   }
+}
 
-  private async wait(ms: number, failures: readonly AttemptFailure[]): Promise<void> {
-    try {
-      await sleep(ms, undefined, { signal: this.signal });
-    } catch {
-      throw closedError(failures);
-    }
-  }
+/**
+ * `promise`, or a rejection as soon as `signal` aborts: a call must not wait for its transport to notice
+ * the abort (a cancelled RPC's callback, a fake that never answers).
+ */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      reject(new Error('aborted'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err); // eslint-disable-line @typescript-eslint/prefer-promise-reject-errors -- passed on as it is
+      },
+    );
+  });
+}
+
+/** `signal.aborted`, read afresh: it may have changed while the call awaited. */
+function aborted(signal: AbortSignal): boolean {
+  return signal.aborted;
 }
 
 function closedError(failures: readonly AttemptFailure[]): IdClientError {
@@ -142,8 +235,9 @@ function exhaustedError(
   timeoutMs: number,
 ): IdClientError {
   const last = failures.at(-1);
-  // Only when no server refused: a last attempt cut short by the call deadline is no news.
-  const timedOut = failures.length > 0 && failures.every((f) => f.grpcCode === status.DEADLINE_EXCEEDED);
+  // Only when no server refused: a last attempt cut short by the call deadline is no news. No attempt
+  // at all: the call's deadline left no time for one.
+  const timedOut = failures.every((f) => f.grpcCode === status.DEADLINE_EXCEEDED);
   const perAddress = new Map<string, AttemptFailure>();
   for (const f of failures) perAddress.set(f.address, f);
   const summary = [...perAddress.values()]

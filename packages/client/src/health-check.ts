@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { ADDRESS_FORMS, isAddress } from './address';
+import { ACCEPTED_TARGETS, targetProblem } from './target';
 import { DEFAULT_BACKOFF } from './backoff';
 import { Balancer } from './balancer';
 import { SERVICE_NAME } from './contract';
@@ -72,8 +72,12 @@ export type HealthProbeResult =
  */
 export function probeHealth(address: string, options: HealthProbeOptions = {}): Promise<HealthProbeResult> {
   const timeoutMs = options.timeoutMs ?? 3000;
-  if (!isAddress(address)) {
-    throw new IdClientError('INVALID_OPTIONS', `address ${JSON.stringify(address)} is not ${ADDRESS_FORMS}`);
+  const problem = targetProblem(address);
+  if (problem !== undefined) {
+    throw new IdClientError(
+      'INVALID_OPTIONS',
+      `address ${JSON.stringify(address)} is not a server address (${problem}); accepted: ${ACCEPTED_TARGETS}`,
+    );
   }
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) {
     throw new IdClientError(

@@ -1,5 +1,15 @@
-import { decodeBatchIdsResponse } from './contract';
+import { decodeBatchIdsResponse, DEFAULT_LAYOUT, type Layout } from './contract';
 import { Balancer } from './balancer';
+import {
+  bounded,
+  cancelledError,
+  deadlinePassedError,
+  NO_CALL_OPTIONS,
+  resolveCallOptions,
+  type CallOptions,
+  type ResolvedCallOptions,
+} from './call-options';
+import { decode as decodeLocally, layoutProblem } from './decode';
 import { IdClientError } from './errors';
 import { FailoverCaller } from './failover';
 import { decodeBatchIdsToArray } from './id-array';
@@ -10,7 +20,7 @@ import { PrefetchPool, type PrefetchStats } from './prefetch-pool';
 import { clientMethods } from './proto';
 import { Transport } from './transport';
 
-/** An ID split into its fields by a server (DecodeId). */
+/** An ID split into its fields: offline by a layout (`decode`), or by a server (`decodeRemote`, DecodeId). */
 export interface DecodeResult {
   /** The ID that was decoded. */
   readonly id: bigint;
@@ -28,7 +38,7 @@ export interface DecodeResult {
 
 /** One server's layout, node IDs and limits (GetInfo). */
 export interface ServerInfo {
-  /** The `host:port` that answered. */
+  /** The entry of `addresses` whose server answered (for a `dns:`/`ipv4:`/`ipv6:` entry, that entry). */
   readonly address: string;
   /** The layout's epoch in ms since the Unix epoch. */
   readonly epochMs: number;
@@ -50,14 +60,18 @@ export interface ServerInfo {
   readonly maxBatchSize: number;
 }
 
-/** A client of one or more snowflake ID servers. Every method rejects with {@link IdClientError} only. */
+/**
+ * A client of one or more snowflake ID servers. Every method fails with {@link IdClientError} only:
+ * `decode` throws, the others reject. The RPC methods take {@link CallOptions} (an AbortSignal, a
+ * deadline, metadata) for the one call.
+ */
 export interface IdClient {
   /**
    * One new ID. With prefetch on (the default) it usually comes from the client's buffer without a round
    * trip; IDs are unique but, drawn from batches of several servers, not ordered across calls.
-   * With `prefetch.maxAgeMs: 0` it is one NextId call.
+   * With `prefetch.maxAgeMs: 0` it is one NextId call. `options.metadata` needs the buffer off.
    */
-  nextId(): Promise<bigint>;
+  nextId(options?: CallOptions): Promise<bigint>;
   /**
    * A buffered ID at once, for hot loops: undefined when none is buffered (the buffer is empty or off,
    * callers are already waiting, or the client is closed). It never waits and never makes a call
@@ -75,11 +89,23 @@ export interface IdClient {
    * `count` new IDs from one BatchIds call on one server, strictly ascending. `count` must be an integer
    * from 1 to the server's max_batch_size (default 10,000); otherwise `INVALID_ARGUMENT` (not retried).
    */
-  batch(count: number): Promise<bigint[]>;
-  /** The fields of `id` by a server's layout (DecodeId); `id` must be 0…2^64 − 1, and the server refuses bit 63 set. */
-  decode(id: bigint): Promise<DecodeResult>;
+  batch(count: number, options?: CallOptions): Promise<bigint[]>;
+  /**
+   * The fields of `id` (0…2^63 − 1), computed offline: by `options.layout`, else by the layout
+   * {@link IdClient.layout} fetched from a server, else by the default layout. No server is asked;
+   * works after `close()` too. Throws `INVALID_ARGUMENT` for an `id` out of range.
+   */
+  decode(id: bigint): DecodeResult;
+  /** The fields of `id` by a server's own layout (DecodeId); `id` must be 0…2^64 − 1, and the server refuses bit 63 set. */
+  decodeRemote(id: bigint, options?: CallOptions): Promise<DecodeResult>;
   /** The layout, node IDs and limits of the server that answers. */
-  info(): Promise<ServerInfo>;
+  info(options?: CallOptions): Promise<ServerInfo>;
+  /**
+   * The layout `decode` uses from now on: `options.layout` if it was given (no RPC), else the one a
+   * server reports (GetInfo), fetched on the first call and cached; a failed fetch is not cached.
+   * `INVALID_RESPONSE` if the server reports a layout that cannot split IDs.
+   */
+  layout(options?: CallOptions): Promise<Layout>;
   /**
    * Closes every connection, cancels calls in flight and drops buffered IDs; pending and later calls
    * reject with `CLIENT_CLOSED`. Idempotent.
@@ -117,8 +143,11 @@ export function createIdClient(options: IdClientOptions): IdClient {
   const batchIds = { ...methods.BatchIds, responseDeserialize: decodeBatchIdsResponse };
   const closedError = () => new IdClientError('CLIENT_CLOSED', 'the ID client was closed');
 
-  const fetchBatch = async (count: number): Promise<bigint[]> => {
-    const { value, address } = await caller.call('BatchIds', batchIds, { count });
+  const fetchBatch = async (
+    count: number,
+    call: ResolvedCallOptions = NO_CALL_OPTIONS,
+  ): Promise<bigint[]> => {
+    const { value, address } = await caller.call('BatchIds', batchIds, { count }, call);
     return checkCount(value.ids, count, address);
   };
   // The buffer keeps 8 bytes per ID and makes a bigint only when an ID is handed out.
@@ -148,21 +177,57 @@ export function createIdClient(options: IdClientOptions): IdClient {
     return fn();
   };
 
+  const info = (options?: CallOptions): Promise<ServerInfo> =>
+    guard(async () => {
+      const call = resolveCallOptions('GetInfo', options);
+      const { value, address } = await caller.call('GetInfo', methods.GetInfo, {}, call);
+      return {
+        address,
+        epochMs: wireSafeInteger(value.epoch_ms, address, 'GetInfo epoch_ms'),
+        timestampBits: value.timestamp_bits,
+        datacenterBits: value.datacenter_bits,
+        workerBits: value.worker_bits,
+        sequenceBits: value.sequence_bits,
+        timeUnitMs: value.time_unit_ms,
+        datacenterId: value.datacenter_id,
+        workerId: value.worker_id,
+        maxBatchSize: value.max_batch_size,
+      };
+    });
+
+  /** The servers' layout once `layout()` fetched it; kept: a fleet does not change its layout while it issues IDs. */
+  let fetchedLayout: Layout | undefined;
+
   return {
-    // Straight to the pool, not through guard: an ID from the buffer costs one resolved promise.
-    nextId: () =>
-      pool !== undefined
-        ? pool.take()
-        : guard(async () => {
-            const { value, address } = await caller.call('NextId', methods.NextId, {});
-            return wireUint64(value.id, address, 'NextId id');
-          }),
+    nextId: (options) => {
+      // Straight to the pool, not through guard: an ID from the buffer costs one resolved promise.
+      if (options === undefined && pool !== undefined) return pool.take();
+      return guard(async () => {
+        const call = resolveCallOptions('NextId', options);
+        if (pool === undefined) {
+          const { value, address } = await caller.call('NextId', methods.NextId, {}, call);
+          return wireUint64(value.id, address, 'NextId id');
+        }
+        if (call.metadata !== undefined) {
+          throw new IdClientError(
+            'INVALID_ARGUMENT',
+            'NextId: options.metadata cannot go with the ID buffer (its IDs come from refills shared by ' +
+              'every caller); turn it off with prefetch.maxAgeMs: 0, or use batch(1, { metadata })',
+          );
+        }
+        // Checked before taking: an ID taken for a call that is already over would be lost for nothing.
+        if (call.signal?.aborted === true) throw cancelledError('NextId', call.signal);
+        if (call.deadlineMs <= Date.now())
+          throw deadlinePassedError('NextId', call.deadlineMs, 'before it started');
+        return bounded('NextId', pool.take(), call);
+      });
+    },
 
     tryNextId: () => pool?.tryTake(),
 
     prefetchStats: () => pool?.stats() ?? NO_PREFETCH_STATS,
 
-    batch: (count) =>
+    batch: (count, options) =>
       guard(() => {
         if (!Number.isInteger(count) || count < 1 || count > MAX_WIRE_COUNT) {
           throw new IdClientError(
@@ -170,18 +235,26 @@ export function createIdClient(options: IdClientOptions): IdClient {
             `batch count must be an integer from 1 to the server's max_batch_size; got ${String(count)}`,
           );
         }
-        return fetchBatch(count);
+        return fetchBatch(count, resolveCallOptions('BatchIds', options));
       }),
 
-    decode: (id) =>
+    decode: (id) => decodeLocally(id, o.layout ?? fetchedLayout ?? DEFAULT_LAYOUT),
+
+    decodeRemote: (id, options) =>
       guard(async () => {
         if (typeof id !== 'bigint' || id < 0n || id > UINT64_MAX) {
           throw new IdClientError(
             'INVALID_ARGUMENT',
-            `decode takes a bigint from 0 to ${UINT64_MAX}; got ${String(id)}`,
+            `decodeRemote takes a bigint from 0 to ${UINT64_MAX}; got ${String(id)}`,
           );
         }
-        const { value, address } = await caller.call('DecodeId', methods.DecodeId, { id: id.toString() });
+        const call = resolveCallOptions('DecodeId', options);
+        const { value, address } = await caller.call(
+          'DecodeId',
+          methods.DecodeId,
+          { id: id.toString() },
+          call,
+        );
         return {
           id: wireUint64(value.id, address, 'DecodeId id'),
           timestampMs: wireSafeInteger(value.timestamp_ms, address, 'DecodeId timestamp_ms'),
@@ -192,21 +265,30 @@ export function createIdClient(options: IdClientOptions): IdClient {
         };
       }),
 
-    info: () =>
+    info,
+
+    layout: (options) =>
       guard(async () => {
-        const { value, address } = await caller.call('GetInfo', methods.GetInfo, {});
-        return {
-          address,
-          epochMs: wireSafeInteger(value.epoch_ms, address, 'GetInfo epoch_ms'),
-          timestampBits: value.timestamp_bits,
-          datacenterBits: value.datacenter_bits,
-          workerBits: value.worker_bits,
-          sequenceBits: value.sequence_bits,
-          timeUnitMs: value.time_unit_ms,
-          datacenterId: value.datacenter_id,
-          workerId: value.worker_id,
-          maxBatchSize: value.max_batch_size,
-        };
+        if (o.layout !== undefined) return o.layout;
+        if (fetchedLayout !== undefined) return fetchedLayout;
+        const i = await info(options);
+        const layout: Layout = Object.freeze({
+          epochMs: i.epochMs,
+          timeUnitMs: i.timeUnitMs,
+          timestampBits: i.timestampBits,
+          datacenterBits: i.datacenterBits,
+          workerBits: i.workerBits,
+          sequenceBits: i.sequenceBits,
+        });
+        const problem = layoutProblem(layout);
+        if (problem !== undefined) {
+          throw new IdClientError(
+            'INVALID_RESPONSE',
+            `${i.address} reported a layout that cannot split IDs: ${problem}`,
+          );
+        }
+        fetchedLayout ??= layout;
+        return fetchedLayout;
       }),
 
     close() {

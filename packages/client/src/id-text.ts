@@ -24,3 +24,17 @@ export function parseIdText(text: string): bigint {
   }
   return id;
 }
+
+/**
+ * `id` (0…2^64 − 1) in decimal, as {@link parseIdText} reads it back (JSON and logs carry IDs this way).
+ * Throws {@link IdClientError} `INVALID_ARGUMENT` for anything else (a number, a negative or wider value).
+ */
+export function formatIdText(id: bigint): string {
+  if (typeof id !== 'bigint' || id < 0n || id > UINT64_MAX) {
+    throw new IdClientError(
+      'INVALID_ARGUMENT',
+      `formatIdText takes a bigint from 0 to ${UINT64_MAX}; got ${String(id)}`,
+    );
+  }
+  return id.toString();
+}

@@ -7,6 +7,8 @@ export { createIdClient, type IdClient, type DecodeResult, type ServerInfo } fro
 export { decode } from './decode';
 export { IdClientError, type ClientErrorCode, type AttemptFailure } from './errors';
 export type { IdClientOptions, RetryOptions, PrefetchOptions } from './options';
+export type { CallOptions, MetadataRecord, MetadataValue } from './call-options';
+export type { TlsOptions, PemSource } from './tls';
 export type { BalancingPolicy } from './balancer';
 export type {
   IdClientHooks,
@@ -27,5 +29,6 @@ export {
   type HealthProbeResult,
   type ServingStatus,
 } from './health-check';
-export { parseIdText, UINT64_MAX } from './id-text';
+export { formatIdText, parseIdText, UINT64_MAX } from './id-text';
+export { BASE32_ID_LENGTH, formatIdBase32, parseIdBase32 } from './id-base32';
 export { DEFAULT_LAYOUT, type ErrorInfo, type Layout } from './contract';

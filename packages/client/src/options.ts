@@ -1,9 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
-import { ADDRESS_FORMS, isAddress } from './address';
 import type { BackoffOptions } from './backoff';
 import type { BalancingPolicy } from './balancer';
+import type { Layout } from './contract';
+import { layoutProblem } from './decode';
 import { IdClientError } from './errors';
 import type { IdClientHooks } from './hooks';
+import { ACCEPTED_TARGETS, targetProblem } from './target';
+import { tlsChannel, type TlsOptions } from './tls';
 
 /** Retry behaviour of every call; see {@link IdClientOptions.retry}. */
 export interface RetryOptions {
@@ -68,7 +71,13 @@ const DEFAULT_MAX_BUFFERED_IDS = 250_000;
 
 /** Options of `createIdClient`; only `addresses` is required. */
 export interface IdClientOptions {
-  /** Servers as `host:port` (IPv6 as `[::1]:50051`), distinct, 1…100 of them. */
+  /**
+   * Servers as gRPC targets, distinct, 1…100 of them: `host:port` (IPv6 as `[::1]:50051`),
+   * `dns:///host:port` (every address the name resolves to, re-resolved, calls spread over them),
+   * `ipv4:a.b.c.d:port,…` or `ipv6:[addr]:port,…` (a fixed list, calls spread over it), or
+   * `unix:/path` / `unix:///path`. Failover, retries and `policy` work between these entries; within one
+   * `dns:`/`ipv4:`/`ipv6:` entry grpc-js's `round_robin` sends each call to the next connected server.
+   */
   readonly addresses: readonly string[];
   /** How each call picks its first server. Default `round-robin`. */
   readonly policy?: BalancingPolicy;
@@ -84,8 +93,21 @@ export interface IdClientOptions {
   readonly prefetch?: PrefetchOptions;
   /** Optional metrics callbacks. */
   readonly hooks?: IdClientHooks;
-  /** Channel credentials. Default: insecure (plaintext). */
+  /**
+   * TLS to the servers: a CA, and a client certificate and key for mutual TLS, as PEM or file paths.
+   * Not with `credentials`. Default: neither, plaintext.
+   */
+  readonly tls?: TlsOptions;
+  /**
+   * grpc-js channel credentials, for what `tls` does not cover; they must come from the `@grpc/grpc-js`
+   * this client uses (its peer dependency), not from another copy. Not with `tls`. Default: plaintext.
+   */
   readonly credentials?: grpc.ChannelCredentials;
+  /**
+   * The layout `decode()` splits IDs by, when the servers' is known in advance. Default: the one a
+   * server reports, once `layout()` fetched it; before that the default layout (`DEFAULT_LAYOUT`).
+   */
+  readonly layout?: Layout;
   /**
    * grpc-js channel options (keepalive, message sizes…), passed through unchanged; the one default is
    * `grpc-node.flow_control_window` = {@link FLOW_CONTROL_WINDOW_BYTES}.
@@ -108,6 +130,8 @@ export interface ResolvedClientOptions {
   readonly hooks: IdClientHooks;
   readonly credentials: grpc.ChannelCredentials;
   readonly channelOptions: grpc.ChannelOptions;
+  /** The layout given in the options, if any (checked). */
+  readonly layout: Layout | undefined;
   readonly clock: () => number;
 }
 
@@ -124,15 +148,26 @@ const FLOW_CONTROL_WINDOW_BYTES = 4 * 2 ** 20;
 /** Fills in defaults and checks every option; throws {@link IdClientError} `INVALID_OPTIONS` naming the first bad one. */
 export function resolveClientOptions(options: IdClientOptions): ResolvedClientOptions {
   const { addresses } = options;
-  if (addresses.length < 1 || addresses.length > 100) {
-    throw invalid('addresses must list 1 to 100 servers as host:port');
+  // Checked at run time too: JavaScript callers get no compile-time check.
+  const list: unknown = addresses;
+  if (!Array.isArray(list) || list.length < 1 || list.length > 100) {
+    throw invalid(`addresses must list 1 to 100 servers, each one of: ${ACCEPTED_TARGETS}`);
   }
   for (const a of addresses) {
-    if (!isAddress(a)) {
-      throw invalid(`addresses: ${JSON.stringify(a)} is not ${ADDRESS_FORMS}`);
+    const problem = targetProblem(a);
+    if (problem !== undefined) {
+      throw invalid(
+        `addresses: ${JSON.stringify(a)} is not a server address (${problem}); accepted: ${ACCEPTED_TARGETS}`,
+      );
     }
   }
   if (new Set(addresses).size !== addresses.length) throw invalid('addresses must be distinct');
+  const { credentials, channelOptions: tlsChannelOptions } = channelSecurity(options);
+  const layout = options.layout;
+  if (layout !== undefined) {
+    const problem = layoutProblem(layout);
+    if (problem !== undefined) throw invalid(`layout: ${problem}`);
+  }
   // Checked at run time too: JavaScript callers get no compile-time check.
   const policy = (options.policy ?? 'round-robin') as string;
   if (policy !== 'round-robin' && policy !== 'pick-first') {
@@ -156,8 +191,13 @@ export function resolveClientOptions(options: IdClientOptions): ResolvedClientOp
     },
     prefetch: resolvePrefetch(prefetch),
     hooks: options.hooks ?? {},
-    credentials: options.credentials ?? grpc.credentials.createInsecure(),
-    channelOptions: { [FLOW_CONTROL_WINDOW]: FLOW_CONTROL_WINDOW_BYTES, ...options.channelOptions },
+    credentials,
+    channelOptions: {
+      [FLOW_CONTROL_WINDOW]: FLOW_CONTROL_WINDOW_BYTES,
+      ...tlsChannelOptions,
+      ...options.channelOptions,
+    },
+    layout: layout === undefined ? undefined : Object.freeze({ ...layout }),
     clock: options.clock ?? (() => performance.now()),
   };
 }
@@ -192,6 +232,47 @@ function resolvePrefetch(prefetch: PrefetchOptions): ResolvedPrefetch {
     10_000_000,
   );
   return maxAgeMs === 0 ? { mode: 'off' } : { mode: 'adaptive', maxAgeMs, maxBufferedIds };
+}
+
+/** The channel credentials from `tls` or `credentials` (at most one of them), plaintext by default. */
+function channelSecurity(options: IdClientOptions): {
+  credentials: grpc.ChannelCredentials;
+  channelOptions: grpc.ChannelOptions;
+} {
+  const { tls, credentials } = options;
+  if (tls !== undefined && credentials !== undefined) {
+    throw invalid(
+      'tls and credentials exclude each other: give one (credentials for what tls does not cover)',
+    );
+  }
+  if (tls !== undefined) return tlsChannel(tls);
+  if (credentials === undefined)
+    return { credentials: grpc.credentials.createInsecure(), channelOptions: {} };
+  if (!(credentials instanceof grpc.ChannelCredentials)) {
+    // grpc-js checks with instanceof: credentials made by another copy of @grpc/grpc-js (a second
+    // version in node_modules) would fail every call, which retries could never fix.
+    throw invalid(
+      `credentials must be a ChannelCredentials of the @grpc/grpc-js this client uses (${grpcJsPath()}); got ` +
+        `${describeCredentials(credentials)}. Another copy of @grpc/grpc-js made it? Install one version ` +
+        '(npm ls @grpc/grpc-js), or pass tls: { ca, cert, key } instead',
+    );
+  }
+  return { credentials, channelOptions: {} };
+}
+
+/** Where the client's grpc-js lives, to tell two copies apart in a message. */
+function grpcJsPath(): string {
+  try {
+    return require.resolve('@grpc/grpc-js');
+  } catch {
+    return '@grpc/grpc-js';
+  }
+}
+
+function describeCredentials(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return String(value);
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === 'string' ? `an instance of ${name}` : 'an object';
 }
 
 function integer(

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ADDRESS_FORMS, isAddress } from '../address';
+import { ACCEPTED_TARGETS, targetProblem } from '../target';
 // The contract's files one by one, not its index: the command-line check loads only what it uses.
 import { MAX_ID } from '../contract/id-fields';
 import { DEFAULT_LAYOUT, type Layout } from '../contract/layout';
@@ -226,13 +226,26 @@ function scan(argv: readonly string[]): {
 function parseAddresses(flag: string | undefined, env: string | undefined): string[] {
   const [source, list] =
     flag !== undefined ? ['--addr', flag] : env ? ['SNOWFLAKE_ADDR', env] : ['default', DEFAULT_ADDR];
-  const addresses = list.split(',').map((a) => a.trim());
+  const addresses: string[] = [];
+  for (const piece of list.split(',').map((a) => a.trim())) {
+    const last = addresses.at(-1);
+    // An ipv4:/ipv6: target is a comma-separated list itself: a following piece without a scheme continues it.
+    if (last !== undefined && /^ipv[46]:/.test(last) && !/^(dns|ipv4|ipv6|unix):/.test(piece)) {
+      addresses[addresses.length - 1] = `${last},${piece}`;
+    } else {
+      addresses.push(piece);
+    }
+  }
   if (addresses.length > MAX_ADDRESSES) {
     throw new ArgumentError(`${source} lists ${addresses.length} addresses; at most ${MAX_ADDRESSES}`);
   }
   for (const a of addresses) {
-    if (!isAddress(a))
-      throw new ArgumentError(`${source}: bad address ${JSON.stringify(a)}; expected ${ADDRESS_FORMS}`);
+    const problem = targetProblem(a);
+    if (problem !== undefined) {
+      throw new ArgumentError(
+        `${source}: bad address ${JSON.stringify(a)} (${problem}); accepted: ${ACCEPTED_TARGETS}`,
+      );
+    }
   }
   const twice = addresses.find((a, i) => addresses.indexOf(a) !== i);
   if (twice !== undefined) throw new ArgumentError(`${source} lists ${twice} twice`);

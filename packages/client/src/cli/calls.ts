@@ -47,7 +47,7 @@ async function call(client: IdClient, command: CallCommand, json: boolean): Prom
       return json ? `${JSON.stringify({ ids })}\n` : `${ids.join('\n')}\n`;
     }
     case 'decode':
-      return formatRecords([decodeRecord(await client.decode(command.id))], json);
+      return formatRecords([decodeRecord(await client.decodeRemote(command.id))], json);
     case 'info':
       return formatRecords([infoRecord(await client.info())], json);
   }

@@ -92,7 +92,8 @@ function encodeErrorInfo(info: ErrorInfo): number[] {
 function decodeErrorInfo(bytes: Uint8Array): ErrorInfo {
   let reason = '';
   let domain = '';
-  const metadata: Record<string, string> = {};
+  // A Map, then own properties: a key such as `__proto__` must be data, not the object's prototype.
+  const metadata = new Map<string, string>();
   const reader = new WireReader(bytes, 'google.rpc.ErrorInfo');
   while (reader.more) {
     const { field, wireType } = reader.key();
@@ -102,10 +103,10 @@ function decodeErrorInfo(bytes: Uint8Array): ErrorInfo {
     else if (field === 2) domain = text(reader.lengthDelimited());
     else if (field === 3) {
       const [key, value] = decodePair(reader.lengthDelimited(), 'google.rpc.ErrorInfo.MetadataEntry');
-      metadata[text(key)] = text(value);
+      metadata.set(text(key), text(value));
     }
   }
-  return { reason, domain, metadata };
+  return { reason, domain, metadata: Object.fromEntries(metadata) };
 }
 
 function decodeAny(bytes: Uint8Array): { typeUrl: string; value: Uint8Array } {
