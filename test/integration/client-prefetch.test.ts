@@ -1,8 +1,11 @@
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
 import type { AttemptEvent, RefillEvent, WasteEvent } from '../../packages/client/src/hooks';
 import { createIdClient, type IdClient } from '../../packages/client/src/id-client';
 import type { IdClientOptions } from '../../packages/client/src/options';
 import { IdCodec } from '../../src/core/codec';
 import { DEFAULT_LAYOUT } from '../../src/core/layout';
+import { ROOT } from '../helpers/process';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const codec = new IdCodec(DEFAULT_LAYOUT);
@@ -68,19 +71,48 @@ describe('adaptive prefetch against real servers on 127.0.0.1:0', () => {
     expect(refills[0]!.requested).toBeLessThan(1000);
   });
 
-  it('spreads refills over two servers and never returns a duplicate across them', async () => {
-    const addresses = await Promise.all([server(1), server(2)]);
+  it('spreads refills over three servers and never returns a duplicate across them', async () => {
+    const addresses = await Promise.all([server(1), server(2), server(3)]);
     const attempts: AttemptEvent[] = [];
     const c = client({ addresses, hooks: { onAttempt: (e) => attempts.push(e) } });
-    const ids = await drain(c, 200_000, 4);
+    const ids = await drain(c, 300_000, 4);
     expect(new Set(ids).size).toBe(ids.length);
-    expect(new Set(ids.map((id) => codec.decode(id).workerId))).toEqual(new Set([1, 2]));
+    expect(new Set(ids.map((id) => codec.decode(id).workerId))).toEqual(new Set([1, 2, 3]));
     const batchCalls = attempts.filter((a) => a.method === 'BatchIds');
     expect(batchCalls.every((a) => a.code === 'OK')).toBe(true);
     for (const address of addresses) {
       expect(batchCalls.filter((a) => a.address === address).length).toBeGreaterThanOrEqual(3);
     }
   });
+
+  it('prints no warning with 12 refills in flight on one client (built client in its own process)', async () => {
+    const addresses = await Promise.all([server(1), server(2), server(3)]);
+    // Up to 12 refills share the client's abort signal; Node warns above 10 listeners unless told not to.
+    const script = `
+      const { createIdClient } = require(${JSON.stringify(path.join(ROOT, 'packages/client/dist/id-client.js'))});
+      const c = createIdClient({ addresses: JSON.parse(process.env.ADDRESSES) });
+      (async () => {
+        let most = 0;
+        for (let i = 0; i < 300000; i++) {
+          await c.nextId();
+          most = Math.max(most, c.prefetchStats().inFlightRefills);
+        }
+        await c.close();
+        process.stdout.write(String(most));
+      })();
+    `;
+    const child = spawn(process.execPath, ['-e', script], {
+      env: { PATH: process.env.PATH ?? '', ADDRESSES: JSON.stringify(addresses) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(Number(stdout)).toBeGreaterThan(10);
+  }, 60_000);
 
   it('hands out no ID older than maxAgeMs, judged by the timestamp in the ID itself', async () => {
     const address = await server(4);

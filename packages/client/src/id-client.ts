@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { decodeBatchIdsResponse, DEFAULT_LAYOUT, type Layout } from './contract';
 import { Balancer } from './balancer';
 import {
@@ -124,6 +125,9 @@ const MAX_WIRE_COUNT = 2 ** 32 - 1;
 export function createIdClient(options: IdClientOptions): IdClient {
   const o = resolveClientOptions(options);
   const abort = new AbortController();
+  // Every call in flight listens on this signal (the buffer alone runs up to 4 refills per address):
+  // Node's default limit of 10 listeners would print a false "memory leak" warning.
+  setMaxListeners(0, abort.signal);
   const transport = new Transport(o.credentials, o.channelOptions);
   const caller = new FailoverCaller(
     transport,
