@@ -367,7 +367,11 @@ describe('snowflake CLI: local validation, before any call', () => {
       /option --timeout-ms given twice/,
     ],
     ['--addr without a value', ['next', '--addr'], /option --addr needs a value/],
-    ['a bad --addr', ['next', '--addr', 'localhost'], /--addr: bad address "localhost" \(expected host:port\); accepted: host:port/],
+    [
+      'a bad --addr',
+      ['next', '--addr', 'localhost'],
+      /--addr: bad address "localhost" \(expected host:port\); accepted: host:port/,
+    ],
     ['a port out of range', ['next', '--addr', '127.0.0.1:65536'], /bad address "127.0.0.1:65536"/],
     ['an empty address in the list', ['next', '--addr', '127.0.0.1:1,'], /bad address ""/],
     ['an address twice', ['next', '--addr', '127.0.0.1:1,127.0.0.1:1'], /--addr lists 127\.0\.0\.1:1 twice/],
