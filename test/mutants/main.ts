@@ -23,7 +23,9 @@ text is not in the source exactly once) or does not compile.
 /** The repository root: this file runs from dist/mutants/test/mutants/. */
 const ROOT = path.resolve(__dirname, '../../../..');
 /** What a scratch copy needs to build the simulation and run the unit tests; node_modules is linked. */
-const COPIED = ['src', 'test', 'proto', 'package.json', 'tsconfig.json', 'jest.config.js'];
+const COPIED = ['src', 'test', 'proto', 'packages', 'package.json', 'tsconfig.json', 'jest.config.js'];
+/** Not copied from COPIED folders: installs and build output (the scratch copy links the root's node_modules). */
+const NOT_COPIED = new Set(['node_modules', 'dist']);
 const TSC = path.join(ROOT, 'node_modules/typescript/bin/tsc');
 const JEST = path.join(ROOT, 'node_modules/jest/bin/jest.js');
 /** Generous bounds on one step of one mutant (a loaded machine must not fail a row by a timeout). */
@@ -150,7 +152,10 @@ async function runMutant(mutant: Mutant, args: Args, log: (line: string) => void
   const scratch = mkdtempSync(path.join(tmpdir(), `snowflake-mutant-${mutant.name}-`));
   try {
     for (const entry of COPIED)
-      cpSync(path.join(ROOT, entry), path.join(scratch, entry), { recursive: true });
+      cpSync(path.join(ROOT, entry), path.join(scratch, entry), {
+        recursive: true,
+        filter: (from) => !NOT_COPIED.has(path.basename(from)),
+      });
     symlinkSync(path.join(ROOT, 'node_modules'), path.join(scratch, 'node_modules'), 'dir');
     writeFileSync(
       path.join(scratch, mutant.file),
@@ -192,7 +197,11 @@ async function runMutant(mutant: Mutant, args: Args, log: (line: string) => void
       };
     }
 
-    const failedTests = mutant.tests === undefined ? [] : await runTests(mutant.tests, scratch);
+    const tests =
+      mutant.tests === undefined ? { failed: [], broken: [] } : await runTests(mutant.tests, scratch);
+    // A test file that does not even load proves nothing about the mutant: the row is broken, not caught.
+    if (tests.broken.length > 0) return { kind: 'broken', output: tests.broken.join('\n') };
+    const failedTests = tests.failed;
     if (caught === undefined && failedTests.length === 0) {
       const seeds = `seeds ${args.seed}–${args.seed + schedules - 1}`;
       return mutant.equivalent === undefined
@@ -206,8 +215,14 @@ async function runMutant(mutant: Mutant, args: Args, log: (line: string) => void
   }
 }
 
-/** Runs `files` with jest in `scratch`; resolves with `file: test name` of the first failing test of each file. */
-async function runTests(files: readonly string[], scratch: string): Promise<string[]> {
+/**
+ * Runs `files` with jest in `scratch`; resolves with `file: test name` of the first failing test of each
+ * file (`failed`), and `file: message` of each file that failed to load or compile (`broken`).
+ */
+async function runTests(
+  files: readonly string[],
+  scratch: string,
+): Promise<{ failed: string[]; broken: string[] }> {
   const json = path.join(scratch, 'jest.json');
   const run = await node(
     [JEST, '--ci', '--maxWorkers=1', '--json', '--outputFile', json, ...files],
@@ -228,14 +243,15 @@ async function runTests(files: readonly string[], scratch: string): Promise<stri
     throw new Error(`jest wrote no report (exit ${run.code}):\n${run.stdout}${run.stderr}`);
   }
   const failed: string[] = [];
+  const broken: string[] = [];
   for (const file of report.testResults) {
     const name = path.relative(scratch, file.name);
     const test = file.assertionResults.find((a) => a.status === 'failed');
     // A file that fails to compile or load has no test results, only a message.
     if (test !== undefined) failed.push(`${name}: "${test.fullName}"`);
-    else if (file.message !== '') failed.push(`${name}: ${file.message.split('\n')[0] ?? ''}`);
+    else if (file.message !== '') broken.push(`${name}: ${file.message.split('\n').slice(0, 12).join('\n')}`);
   }
-  return failed;
+  return { failed, broken };
 }
 
 function formatRow(row: Row): string {
