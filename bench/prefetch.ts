@@ -66,14 +66,15 @@ export async function benchPrefetch(options: PrefetchBenchOptions): Promise<Figu
       raw.close();
     }
     const directOk = direct.unique && direct.errors === 0 && direct.invalid === 0;
-    const single = await throughput(address, 1, options, server.cpuSeconds);
-    const sixteen = await throughput(address, 16, options, server.cpuSeconds);
+    const single = await throughput(address, 1, 'await', options, server.cpuSeconds);
+    const sixteen = await throughput(address, 16, 'await', options, server.cpuSeconds);
+    const sync = await throughput(address, 1, 'try', options, server.cpuSeconds);
     const steady = await steadyDemand(address, options);
 
-    const throughputFigure = (r: ThroughputResult, callers: number): Figure =>
+    const throughputFigure = (r: ThroughputResult, id: string, name: string): Figure =>
       figure({
-        id: `prefetch.callers_${callers}`,
-        name: `nextId(), ${callers} caller${callers === 1 ? '' : 's'} awaiting in a loop, default options`,
+        id,
+        name,
         value: r.idsPerSecond,
         unit: 'IDs/s',
         baseline: LAYOUT_LIMIT_IDS_PER_SECOND,
@@ -85,7 +86,7 @@ export async function benchPrefetch(options: PrefetchBenchOptions): Promise<Figu
           `${formatNumber(r.waited)} of ${formatNumber(r.ids)} calls waited for a refill`,
           `${formatNumber(r.refills)} refills, plan: low-water ${formatNumber(r.plan.lowWaterMark)}, batch ${formatNumber(r.plan.batchSize)}, ≤ ${r.plan.maxRefillsInFlight} in flight`,
           `waste: ${formatNumber(r.droppedForAge)} dropped for age, ${formatNumber(r.lostWithFailedCalls)} with failed calls`,
-          `client CPU ${cpu(r.clientCpu)}, server ${cpu(r.serverCpu)}`,
+          `client CPU ${cpu(r.clientCpu)} = ${((r.clientCpu * 1e9) / r.idsPerSecond).toFixed(0)} ns/ID, server ${cpu(r.serverCpu)}`,
           r.unique ? `all unique (${formatNumber(r.runs)} runs checked)` : 'DUPLICATE IDS',
           ...(r.errors > 0 ? [`${r.errors} errors: ${r.firstError ?? ''}`] : []),
         ].join('; '),
@@ -119,8 +120,17 @@ export async function benchPrefetch(options: PrefetchBenchOptions): Promise<Figu
         ].join('; '),
         details: { ...direct, latenciesMs: undefined },
       }),
-      throughputFigure(single, 1),
-      throughputFigure(sixteen, 16),
+      throughputFigure(
+        single,
+        'prefetch.callers_1',
+        'nextId(), 1 caller awaiting in a loop, default options',
+      ),
+      throughputFigure(
+        sixteen,
+        'prefetch.callers_16',
+        'nextId(), 16 callers awaiting in a loop, default options',
+      ),
+      throughputFigure(sync, 'prefetch.try_next_id', 'tryNextId() ?? await nextId(), 1 caller in a loop'),
       figure({
         id: 'prefetch.steady.p99',
         name: `nextId() p99 at a steady ${formatNumber(options.steadyIdsPerSecond)} IDs/s for ${options.steadyMeasureMs / 1000} s`,
@@ -247,6 +257,7 @@ interface WindowStats {
 
 interface ThroughputResult extends WindowStats {
   readonly callers: number;
+  readonly mode: 'await' | 'try';
   readonly seconds: number;
   readonly idsPerSecond: number;
   readonly clientCpu: number;
@@ -258,12 +269,13 @@ interface ThroughputResult extends WindowStats {
 }
 
 /**
- * `callers` loops of `await nextId()` on one new client with default options: warm-up (the buffer
- * ramps up), then the measured window. Every ID, warm-up included, goes through a {@link RunCheck}.
+ * `callers` loops of `await nextId()` (mode `await`) or `tryNextId() ?? await nextId()` (mode `try`) on
+ * one new client with default options: warm-up (the buffer ramps up), then the measured window. Every ID, warm-up included, goes through a {@link RunCheck}.
  */
 async function throughput(
   address: string,
   callers: number,
+  mode: 'await' | 'try',
   options: PrefetchBenchOptions,
   serverCpuSeconds: () => number | undefined,
 ): Promise<ThroughputResult> {
@@ -277,7 +289,7 @@ async function throughput(
     while (!state.stop) {
       let id: bigint;
       try {
-        id = await client.nextId();
+        id = (mode === 'try' ? client.tryNextId() : undefined) ?? (await client.nextId());
       } catch (err) {
         errors++;
         firstError ??= String(err);
@@ -306,6 +318,7 @@ async function throughput(
     await Promise.all(loops);
     return {
       callers,
+      mode,
       seconds,
       ids: state.counted,
       idsPerSecond: state.counted / seconds,

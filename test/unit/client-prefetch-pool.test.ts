@@ -362,13 +362,13 @@ describe('PrefetchPool with the adaptive policy (fake clock, manual fetch)', () 
 
 describe('PrefetchPool and the event loop', () => {
   it.each([
-    ['lets the event loop turn every 1,000 IDs while a refill is in flight', true, 3],
+    ['lets the event loop turn every 10,000 IDs while a refill is in flight', true, 3],
     ['hands out on microtasks alone when no refill is in flight', false, 0],
   ])('%s', async (_name, refillInFlight, minTurns) => {
     const clock = { ms: 0 };
     const f = manualFetch(clock);
-    // Fixed buffer of 5,000 with low-water mark 4,999 (a refill at the second take) or 0 (none).
-    const pool = new PrefetchPool(new FixedRefillPolicy(5000, refillInFlight ? 4999 : 0), 1000, {
+    // Fixed buffer of 50,000 with low-water mark 49,999 (a refill at the second take) or 0 (none).
+    const pool = new PrefetchPool(new FixedRefillPolicy(50_000, refillInFlight ? 49_999 : 0), 1000, {
       fetch: f.fetch,
       now: () => clock.ms,
     });
