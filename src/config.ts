@@ -197,6 +197,23 @@ const GENERAL_VARIABLES = {
     },
     schema: z.string(),
   },
+  SNOWFLAKE_HEALTHCHECK_CA_FILE: {
+    doc: {
+      defaultValue: '',
+      allowed: 'a PEM file path, with SNOWFLAKE_TLS_CERT_FILE',
+      description:
+        "CA dist/healthcheck.js verifies the server's certificate with; unset = not verified (the probe dials its own container)",
+    },
+    schema: z.string(),
+  },
+  SNOWFLAKE_HEALTHCHECK_SERVER_NAME: {
+    doc: {
+      defaultValue: 'localhost',
+      allowed: 'a DNS name the server certificate carries, with SNOWFLAKE_HEALTHCHECK_CA_FILE',
+      description: 'name dist/healthcheck.js expects in the server certificate when it verifies it',
+    },
+    schema: z.string().min(1),
+  },
   SNOWFLAKE_DATACENTER_ID: {
     doc: {
       defaultValue: '0',
@@ -615,6 +632,7 @@ function resolveTls(
     SNOWFLAKE_TLS_RELOAD_INTERVAL_MS: number;
     SNOWFLAKE_HEALTHCHECK_CERT_FILE: string;
     SNOWFLAKE_HEALTHCHECK_KEY_FILE: string;
+    SNOWFLAKE_HEALTHCHECK_CA_FILE: string;
   },
   problems: string[],
 ): TlsConfig | undefined {
@@ -643,6 +661,16 @@ function resolveTls(
   } else if (checkCert !== '' && clientCaFile === '') {
     problems.push(
       'SNOWFLAKE_HEALTHCHECK_CERT_FILE: only used with SNOWFLAKE_TLS_CLIENT_CA_FILE (the health check presents a client certificate only under mutual TLS)',
+    );
+  }
+  if (values.SNOWFLAKE_HEALTHCHECK_CA_FILE !== '' && certFile === '') {
+    problems.push(
+      'SNOWFLAKE_HEALTHCHECK_CA_FILE: only used with SNOWFLAKE_TLS_CERT_FILE (the health check verifies a TLS server)',
+    );
+  }
+  if (env.SNOWFLAKE_HEALTHCHECK_SERVER_NAME !== undefined && values.SNOWFLAKE_HEALTHCHECK_CA_FILE === '') {
+    problems.push(
+      'SNOWFLAKE_HEALTHCHECK_SERVER_NAME: only used with SNOWFLAKE_HEALTHCHECK_CA_FILE (the name is checked only when the certificate is verified)',
     );
   }
   if (problems.length > before || certFile === '') return undefined;

@@ -10,7 +10,9 @@ import { packageDefinition } from './grpc/proto';
  * SNOWFLAKE_HEALTHCHECK_ADDR, else the port of SNOWFLAKE_GRPC_ADDR on 127.0.0.1, else 127.0.0.1:50051.
  * It reads the server's own environment: TLS when SNOWFLAKE_TLS_CERT_FILE is set, and under mutual TLS
  * (SNOWFLAKE_TLS_CLIENT_CA_FILE) it presents SNOWFLAKE_HEALTHCHECK_CERT_FILE/_KEY_FILE, else the
- * server's own certificate and key.
+ * server's own certificate and key. The server's certificate is verified only when
+ * SNOWFLAKE_HEALTHCHECK_CA_FILE names a CA: it must then carry SNOWFLAKE_HEALTHCHECK_SERVER_NAME (default
+ * localhost).
  */
 function target(env: NodeJS.ProcessEnv): string {
   if (env.SNOWFLAKE_HEALTHCHECK_ADDR) return env.SNOWFLAKE_HEALTHCHECK_ADDR;
@@ -34,19 +36,23 @@ function readPem(env: NodeJS.ProcessEnv, variable: string): Buffer {
 /** Plaintext, or TLS (with a client certificate under mutual TLS) when the server has TLS on. */
 function channel(env: NodeJS.ProcessEnv): { creds: grpc.ChannelCredentials; options: grpc.ChannelOptions } {
   if (!env.SNOWFLAKE_TLS_CERT_FILE) return { creds: grpc.credentials.createInsecure(), options: {} };
-  // The server's certificate is not verified: the probe dials its own container, where a verified
-  // identity proves nothing more (the kubelet's HTTPS probes do not verify either), and the certificate
-  // names the Service, not 127.0.0.1.
-  const verify: grpc.VerifyOptions = { rejectUnauthorized: false };
+  // By default the server's certificate is not verified: the probe dials its own container, where a
+  // verified identity proves nothing more (the kubelet's HTTPS probes do not verify either), and the
+  // certificate names the Service, not 127.0.0.1.
+  // Unless a CA is given to verify it with (SNOWFLAKE_HEALTHCHECK_CA_FILE).
+  const ca = env.SNOWFLAKE_HEALTHCHECK_CA_FILE ? readPem(env, 'SNOWFLAKE_HEALTHCHECK_CA_FILE') : null;
+  const verify: grpc.VerifyOptions = { rejectUnauthorized: ca !== null };
   // A host name as server name: Node warns when the TLS server name is an IP address such as 127.0.0.1.
-  const options = { 'grpc.ssl_target_name_override': 'localhost' };
+  const options = {
+    'grpc.ssl_target_name_override': (ca !== null && env.SNOWFLAKE_HEALTHCHECK_SERVER_NAME) || 'localhost',
+  };
   if (!env.SNOWFLAKE_TLS_CLIENT_CA_FILE) {
-    return { creds: grpc.credentials.createSsl(null, null, null, verify), options };
+    return { creds: grpc.credentials.createSsl(ca, null, null, verify), options };
   }
   const own = !env.SNOWFLAKE_HEALTHCHECK_CERT_FILE;
   const key = readPem(env, own ? 'SNOWFLAKE_TLS_KEY_FILE' : 'SNOWFLAKE_HEALTHCHECK_KEY_FILE');
   const cert = readPem(env, own ? 'SNOWFLAKE_TLS_CERT_FILE' : 'SNOWFLAKE_HEALTHCHECK_CERT_FILE');
-  return { creds: grpc.credentials.createSsl(null, key, cert, verify), options };
+  return { creds: grpc.credentials.createSsl(ca, key, cert, verify), options };
 }
 
 type HealthClient = grpc.Client & {

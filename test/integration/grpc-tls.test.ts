@@ -563,6 +563,32 @@ describe('the container health check (dist/healthcheck.js) over TLS', () => {
     }
   }, 60_000);
 
+  it('GIVEN SNOWFLAKE_HEALTHCHECK_CA_FILE THEN it verifies the server certificate with it, by SNOWFLAKE_HEALTHCHECK_SERVER_NAME', async () => {
+    const env = {
+      SNOWFLAKE_TLS_CERT_FILE: pki.file('server.crt'),
+      SNOWFLAKE_TLS_KEY_FILE: pki.file('server.key'),
+    };
+    const server = await startTestServer(env);
+    const port = server.server.grpcPort;
+    try {
+      expect(await healthcheck(port, { ...env, SNOWFLAKE_HEALTHCHECK_CA_FILE: pki.file('ca.crt') })).toBe(0);
+      // Another CA did not sign the server's certificate: refused, where the unverified probe passes.
+      expect(
+        await healthcheck(port, { ...env, SNOWFLAKE_HEALTHCHECK_CA_FILE: pki.file('other-ca.crt') }),
+      ).toBe(1);
+      // The certificate names localhost and 127.0.0.1, not this name.
+      expect(
+        await healthcheck(port, {
+          ...env,
+          SNOWFLAKE_HEALTHCHECK_CA_FILE: pki.file('ca.crt'),
+          SNOWFLAKE_HEALTHCHECK_SERVER_NAME: 'snowflake.example',
+        }),
+      ).toBe(1);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+
   it('GIVEN mutual TLS and a server certificate that allows client auth THEN it presents that certificate and passes', async () => {
     const tls = {
       SNOWFLAKE_TLS_CERT_FILE: pki.file('server.crt'),

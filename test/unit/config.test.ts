@@ -639,6 +639,21 @@ describe('SNOWFLAKE_TLS_* (TLS on the gRPC port)', () => {
       { ...tls, SNOWFLAKE_HEALTHCHECK_CERT_FILE: '/c', SNOWFLAKE_HEALTHCHECK_KEY_FILE: '/k' },
       /SNOWFLAKE_HEALTHCHECK_CERT_FILE: only used with SNOWFLAKE_TLS_CLIENT_CA_FILE/,
     ],
+    [
+      'a health-check CA without TLS',
+      { SNOWFLAKE_HEALTHCHECK_CA_FILE: '/ca' },
+      /SNOWFLAKE_HEALTHCHECK_CA_FILE: only used with SNOWFLAKE_TLS_CERT_FILE/,
+    ],
+    [
+      'a health-check server name without its CA',
+      { ...tls, SNOWFLAKE_HEALTHCHECK_SERVER_NAME: 'snowflake.example' },
+      /SNOWFLAKE_HEALTHCHECK_SERVER_NAME: only used with SNOWFLAKE_HEALTHCHECK_CA_FILE/,
+    ],
+    [
+      'an empty health-check server name',
+      { ...tls, SNOWFLAKE_HEALTHCHECK_CA_FILE: '/ca', SNOWFLAKE_HEALTHCHECK_SERVER_NAME: '' },
+      /SNOWFLAKE_HEALTHCHECK_SERVER_NAME=""/,
+    ],
   ])('GIVEN %s THEN boot fails naming the variable', (_n, env, message) => {
     expect(errorOf(env)).toMatch(message);
   });
