@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { decodeBatchIdsToArray } from '../../src/client/id-array';
-import { decodeBatchIdsResponse, packedIdsMessage } from '../../src/grpc/packed-ids';
+import { decodeBatchIdsToArray } from '../../packages/client/src/id-array';
+import { decodeBatchIdsResponse, packedIdsMessage } from '@snowflake-id/client/contract';
 
 const uint64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
 
