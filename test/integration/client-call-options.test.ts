@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as net from 'node:net';
 import { IdClientError } from '../../packages/client/src/errors';
+import { rejection } from '../helpers/client-rejection';
 import type { AttemptEvent } from '../../packages/client/src/hooks';
 import { createIdClient, type IdClient } from '../../packages/client/src/id-client';
 import type { IdClientOptions } from '../../packages/client/src/options';
@@ -97,16 +98,6 @@ function client(options: IdClientOptions & { attempts?: AttemptEvent[] }): IdCli
   });
   clients.push(c);
   return c;
-}
-
-async function rejection(p: Promise<unknown>): Promise<IdClientError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof IdClientError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** A client call's outcome after it settled, and how long it took in ms. */

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { IdClientError } from '../../packages/client/src/errors';
+import { rejection } from '../helpers/client-rejection';
 import type { AttemptEvent, ExpiredEvent, RefillEvent } from '../../packages/client/src/hooks';
 import { createIdClient, type IdClient } from '../../packages/client/src/id-client';
 import type { IdClientOptions } from '../../packages/client/src/options';
@@ -55,16 +56,6 @@ async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void
     if (waited >= timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 5));
   }
-}
-
-async function rejection(p: Promise<unknown>): Promise<IdClientError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof IdClientError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
 }
 
 afterEach(async () => {

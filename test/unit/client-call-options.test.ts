@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { bounded, NO_CALL_OPTIONS, resolveCallOptions } from '../../packages/client/src/call-options';
 import { IdClientError } from '../../packages/client/src/errors';
+import { rejection } from '../helpers/client-rejection';
 
 function thrown(fn: () => unknown): IdClientError {
   try {
@@ -10,16 +11,6 @@ function thrown(fn: () => unknown): IdClientError {
     throw err;
   }
   throw new Error('expected an IdClientError');
-}
-
-async function rejection(p: Promise<unknown>): Promise<IdClientError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof IdClientError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('resolveCallOptions', () => {
