@@ -359,6 +359,36 @@ describe('FailoverCaller', () => {
       await pending;
     });
 
+    it('GIVEN the process pauses between the wall-clock and monotonic reads THEN the attempt still ends by the caller deadline', async () => {
+      // Seen on a loaded CI machine: the wall clock moved 3 ms between the deadline read and the
+      // monotonic start, and the attempt's deadline came out 3 ms past the caller's.
+      const t = recordingTransport();
+      const deadlineMs = Date.now() + 3000;
+      let wallMs = Date.now();
+      const wall = jest.spyOn(Date, 'now').mockImplementation(() => wallMs);
+      try {
+        const c = new FailoverCaller(
+          t,
+          new Balancer([A, B], 'pick-first', 1000),
+          { ...OPTIONS, timeoutMs: 60_000, attemptTimeoutMs: 60_000 },
+          {},
+          new AbortController().signal,
+          () => 0.5,
+          () => {
+            wallMs += 50; // every monotonic read comes 50 ms of wall time after the last one
+            return 0;
+          },
+        );
+        const pending = c.call('NextId', METHOD, {}, resolveCallOptions('NextId', { deadline: deadlineMs }));
+        await settle();
+        expect(t.sent[0]!.deadline.getTime()).toBeLessThanOrEqual(deadlineMs);
+        t.sent[0]!.resolve('ok');
+        await pending;
+      } finally {
+        wall.mockRestore();
+      }
+    });
+
     it('GIVEN a deadline later than timeoutMs THEN timeoutMs still caps the call', async () => {
       const t = recordingTransport();
       const before = Date.now();

@@ -148,7 +148,11 @@ export class FailoverCaller {
       const address = order[attempt % order.length] as string;
       const sentAt = this.now();
       try {
-        const deadline = new Date(Date.now() + Math.min(remainingMs, attemptTimeoutMs));
+        // The caller's absolute deadline caps the attempt directly: `remainingMs` comes from the
+        // monotonic clock, and a pause between the two clock reads must not stretch the caller's deadline.
+        const deadline = new Date(
+          Math.min(Date.now() + Math.min(remainingMs, attemptTimeoutMs), call.deadlineMs),
+        );
         const value = await untilAborted(
           this.transport.unary(address, method, request, deadline, signal, call.metadata),
           signal,
