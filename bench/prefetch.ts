@@ -8,14 +8,30 @@ import * as path from 'node:path';
 import { ROOT } from './lib/paths';
 import { connect, type TransportKind } from './lib/wire';
 import type * as IdClientModule from '../packages/client/src/id-client';
+import type * as PoolModule from '../packages/client/src/prefetch-pool';
+import type * as PolicyModule from '../packages/client/src/prefetch-policy';
+import type * as OptionsModule from '../packages/client/src/options';
 
 /**
  * The built client (`npm run build`), as the package ships it: compiled into dist/bench, the client
  * would look for the proto file beside that copy, where there is none.
  */
 function builtClient(): typeof IdClientModule {
+  return builtModule('id-client');
+}
+
+/** The modules of the built client package this bench loads, by file name. */
+interface BuiltModules {
+  'id-client': typeof IdClientModule;
+  options: typeof OptionsModule;
+  'prefetch-policy': typeof PolicyModule;
+  'prefetch-pool': typeof PoolModule;
+}
+
+/** A module of the built client package (`packages/client/dist`). */
+function builtModule<K extends keyof BuiltModules>(name: K): BuiltModules[K] {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- a path known only at run time
-  return require(path.join(ROOT, 'packages/client/dist/id-client.js')) as typeof IdClientModule;
+  return require(path.join(ROOT, 'packages/client/dist', `${name}.js`)) as BuiltModules[K];
 }
 
 /** Figure e settings. */
@@ -24,6 +40,12 @@ export interface PrefetchBenchOptions {
   readonly warmupMs: number;
   /** Measured window of each throughput case, in ms. */
   readonly measureMs: number;
+  /**
+   * One unmeasured caller first, in ms: the refill path (grpc-js, a few hundred BatchIds calls per
+   * second) is called too rarely to be compiled by V8 within one case's warm-up, and an application
+   * that needs millions of IDs per second runs long enough to have it compiled.
+   */
+  readonly jitWarmupMs: number;
   /** Steady-demand case: IDs per second, warm-up and measured window in ms. */
   readonly steadyIdsPerSecond: number;
   readonly steadyWarmupMs: number;
@@ -52,6 +74,8 @@ export async function benchPrefetch(options: PrefetchBenchOptions): Promise<Figu
   const address = server.grpcAddr;
   try {
     const ceiling = await awaitCeiling(Math.min(options.measureMs, 1000));
+    const buffer = await bufferCeiling(Math.min(options.measureMs, 2000));
+    const bufferAlone = buffer.idsPerSecond;
     const raw = connect(options.transport, address);
     let direct;
     try {
@@ -66,6 +90,14 @@ export async function benchPrefetch(options: PrefetchBenchOptions): Promise<Figu
       raw.close();
     }
     const directOk = direct.unique && direct.errors === 0 && direct.invalid === 0;
+    const clientBatch = await batchThroughput(address, options);
+    await throughput(
+      address,
+      1,
+      'await',
+      { ...options, warmupMs: options.jitWarmupMs, measureMs: 1 },
+      server.cpuSeconds,
+    );
     const single = await throughput(address, 1, 'await', options, server.cpuSeconds);
     const sixteen = await throughput(address, 16, 'await', options, server.cpuSeconds);
     const sync = await throughput(address, 1, 'try', options, server.cpuSeconds);
@@ -86,8 +118,8 @@ export async function benchPrefetch(options: PrefetchBenchOptions): Promise<Figu
           `${formatNumber(r.waited)} of ${formatNumber(r.ids)} calls waited for a refill`,
           `${formatNumber(r.refills)} refills, plan: low-water ${formatNumber(r.plan.lowWaterMark)}, batch ${formatNumber(r.plan.batchSize)}, ≤ ${r.plan.maxRefillsInFlight} in flight`,
           `waste: ${formatNumber(r.droppedForAge)} dropped for age, ${formatNumber(r.lostWithFailedCalls)} with failed calls`,
-          `client CPU ${cpu(r.clientCpu)} = ${((r.clientCpu * 1e9) / r.idsPerSecond).toFixed(0)} ns/ID, server ${cpu(r.serverCpu)}`,
-          r.unique ? `all unique (${formatNumber(r.runs)} runs checked)` : 'DUPLICATE IDS',
+          `client CPU ${cpu(r.clientCpu)} = ${((r.clientCpu * 1e9) / r.idsPerSecond).toFixed(0)} ns/ID (the buffer alone ${(1e9 / bufferAlone).toFixed(0)}, the await alone ${(1e9 / ceiling).toFixed(0)}), server ${cpu(r.serverCpu)}`,
+          r.unique ? `all ${formatNumber(r.checked)} IDs unique (warm-up included)` : 'DUPLICATE IDS',
           ...(r.errors > 0 ? [`${r.errors} errors: ${r.firstError ?? ''}`] : []),
         ].join('; '),
         details: { ...r, directIdsPerSecond: direct.idsPerSecond, placement },
@@ -106,6 +138,17 @@ export async function benchPrefetch(options: PrefetchBenchOptions): Promise<Figu
         details: { awaitsPerSecond: ceiling },
       }),
       figure({
+        id: 'prefetch.buffer_alone',
+        name: 'The client buffer alone: `await take()`, refills without a network',
+        value: bufferAlone,
+        unit: 'IDs/s',
+        baseline: LAYOUT_LIMIT_IDS_PER_SECOND,
+        baselineName: 'layout limit',
+        target: undefined,
+        notes: `${(1e9 / bufferAlone).toFixed(0)} ns/ID: the built PrefetchPool, policy and clock of the default options (one clock read, for the maxAgeMs check, costs ${buffer.clockReadNs.toFixed(0)} ns here); what nextId() costs per ID beyond this is the refills' gRPC work`,
+        details: { ...buffer, nsPerId: 1e9 / bufferAlone },
+      }),
+      figure({
         id: 'prefetch.direct_batch_ids',
         name: 'Direct BatchIds count=10000, 4 callers (raw client)',
         value: direct.idsPerSecond,
@@ -115,10 +158,27 @@ export async function benchPrefetch(options: PrefetchBenchOptions): Promise<Figu
         target: undefined,
         notes: [
           `p50 ${direct.p50Ms.toFixed(2)} ms, p99 ${direct.p99Ms.toFixed(2)} ms`,
+          `client CPU ${cpu(direct.clientCpu)} = ${((direct.clientCpu * 1e9) / direct.idsPerSecond).toFixed(0)} ns/ID (${options.transport})`,
           directOk ? 'all unique' : 'DUPLICATES OR ERRORS',
           placement,
         ].join('; '),
         details: { ...direct, latenciesMs: undefined },
+      }),
+      figure({
+        id: 'prefetch.client_batch',
+        name: 'client.batch(10000), 4 callers (the built client)',
+        value: clientBatch.idsPerSecond,
+        unit: 'IDs/s',
+        baseline: LAYOUT_LIMIT_IDS_PER_SECOND,
+        baselineName: 'layout limit',
+        target: undefined,
+        notes: [
+          `client CPU ${cpu(clientBatch.clientCpu)} = ${((clientBatch.clientCpu * 1e9) / clientBatch.idsPerSecond).toFixed(0)} ns/ID: grpc-js's share of nextId(), as refills make the same calls (they keep the IDs as 8-byte words, batch() makes a bigint of each)`,
+          clientBatch.unique && clientBatch.errors === 0
+            ? `all ${formatNumber(clientBatch.checked)} IDs unique`
+            : `DUPLICATES OR ${clientBatch.errors} ERRORS`,
+        ].join('; '),
+        details: { ...clientBatch },
       }),
       throughputFigure(
         single,
@@ -198,52 +258,126 @@ async function awaitCeiling(ms: number): Promise<number> {
 }
 
 /**
- * Checks that no ID is handed out twice without keeping every ID: IDs come in runs of consecutive
- * values (a refill's IDs of one tick), so it keeps each run's first and last ID and, at the end, checks
- * that no two runs overlap. Handed-out order may jump between refills (several run at once, and a
- * server fills a small request in the current ms while a large one waits for the next).
+ * `await take()` per second in a loop over `ms` on the client's own buffer (the built PrefetchPool,
+ * AdaptiveRefillPolicy and clock, as `createIdClient` makes them) whose refills answer on the next turn
+ * of the event loop without a network: what the client costs per ID before any gRPC work. The IDs
+ * repeat (one array serves every refill), so this case checks nothing about uniqueness.
  */
-class RunCheck {
-  private readonly firsts: bigint[] = [];
-  private readonly lasts: bigint[] = [];
-  private runStart = -1n;
-  private previous = -2n;
+async function bufferCeiling(ms: number): Promise<{ idsPerSecond: number; clockReadNs: number }> {
+  const { PrefetchPool } = builtModule('prefetch-pool');
+  const { refillPolicy } = builtModule('prefetch-policy');
+  const { resolveClientOptions } = builtModule('options');
+  const o = resolveClientOptions({ addresses: ['127.0.0.1:1'] });
+  if (o.prefetch.mode === 'off') throw new Error('the default options have no ID buffer');
+  const words = new BigUint64Array(10_000).map((_, i) => BigInt(i) + 1n);
+  const pool = new PrefetchPool(refillPolicy(o.prefetch, 1), o.prefetch.maxAgeMs, {
+    now: o.clock,
+    fetch: (count) =>
+      new Promise((resolve) => setImmediate(resolve, words.subarray(0, Math.min(count, words.length)))),
+  });
+  let n = 0;
+  const started = performance.now();
+  while (performance.now() - started < ms) {
+    for (let i = 0; i < 10_000; i++) await pool.take();
+    n += 10_000;
+  }
+  const idsPerSecond = n / ((performance.now() - started) / 1000);
+  // The buffer reads its clock once per take (the maxAgeMs check): what one read costs here.
+  const reads = 1_000_000;
+  let sum = 0;
+  const clockStarted = performance.now();
+  for (let i = 0; i < reads; i++) sum += o.clock();
+  const clockReadNs = ((performance.now() - clockStarted) * 1e6) / reads;
+  return { idsPerSecond, clockReadNs: sum > 0 ? clockReadNs : NaN };
+}
+
+/**
+ * Four loops of `client.batch(10000)` on one client with default options: warm-up, then the measured
+ * window; every ID goes into an {@link IdLog}.
+ */
+async function batchThroughput(
+  address: string,
+  options: PrefetchBenchOptions,
+): Promise<{ idsPerSecond: number; clientCpu: number; unique: boolean; checked: number; errors: number }> {
+  globalThis.gc?.();
+  const client = builtClient().createIdClient({ addresses: [address] });
+  const state = { counted: 0, measuring: false, stop: false };
+  const check = new IdLog();
+  let errors = 0;
+  const loop = async (): Promise<void> => {
+    while (!state.stop) {
+      try {
+        const ids = await client.batch(10_000);
+        for (const id of ids) check.add(id);
+        if (state.measuring) state.counted += ids.length;
+      } catch {
+        errors++;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  };
+  try {
+    const loops = Array.from({ length: 4 }, loop);
+    await new Promise((r) => setTimeout(r, options.warmupMs));
+    const cpuBefore = process.cpuUsage();
+    const started = performance.now();
+    state.measuring = true;
+    await new Promise((r) => setTimeout(r, options.measureMs));
+    state.measuring = false;
+    const seconds = (performance.now() - started) / 1000;
+    const used = process.cpuUsage(cpuBefore);
+    state.stop = true;
+    await Promise.all(loops);
+    return {
+      idsPerSecond: state.counted / seconds,
+      clientCpu: (used.user + used.system) / 1e6 / seconds,
+      unique: check.unique(),
+      checked: check.count,
+      errors,
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+/** IDs per chunk of an {@link IdLog}: 8 MB. */
+const ID_LOG_CHUNK = 1 << 20;
+
+/**
+ * Keeps every ID handed out, 8 bytes each in chunks of {@link ID_LOG_CHUNK}, and checks after the run
+ * that no two are equal by sorting them: exact, and the cheapest thing a measured loop can do per ID
+ * (one typed-array store) that still lets the check see every ID, warm-up included.
+ */
+class IdLog {
+  private readonly full: BigUint64Array[] = [];
+  private chunk = new BigUint64Array(ID_LOG_CHUNK);
+  private used = 0;
 
   add(id: bigint): void {
-    if (id === this.previous + 1n) {
-      this.previous = id;
-      return;
+    if (this.used === ID_LOG_CHUNK) {
+      this.full.push(this.chunk);
+      this.chunk = new BigUint64Array(ID_LOG_CHUNK);
+      this.used = 0;
     }
-    this.close();
-    this.runStart = id;
-    this.previous = id;
+    this.chunk[this.used++] = id;
+  }
+
+  /** IDs added. */
+  get count(): number {
+    return this.full.length * ID_LOG_CHUNK + this.used;
   }
 
   /** True when every ID added was distinct from every other. */
   unique(): boolean {
-    this.close();
-    const order = this.firsts.map((_, i) => i).sort((a, b) => compare(this.firsts[a]!, this.firsts[b]!));
-    for (let k = 1; k < order.length; k++) {
-      if (this.firsts[order[k]!]! <= this.lasts[order[k - 1]!]!) return false;
-    }
+    const all = new BigUint64Array(this.count);
+    this.full.forEach((chunk, i) => {
+      all.set(chunk, i * ID_LOG_CHUNK);
+    });
+    all.set(this.chunk.subarray(0, this.used), this.full.length * ID_LOG_CHUNK);
+    all.sort();
+    for (let i = 1; i < all.length; i++) if (all[i] === all[i - 1]) return false;
     return true;
   }
-
-  /** Runs seen (a measure of how fragmented the handed-out order is). */
-  get runs(): number {
-    return this.firsts.length + (this.runStart >= 0n ? 1 : 0);
-  }
-
-  private close(): void {
-    if (this.runStart < 0n) return;
-    this.firsts.push(this.runStart);
-    this.lasts.push(this.previous);
-    this.runStart = -1n;
-  }
-}
-
-function compare(a: bigint, b: bigint): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 interface WindowStats {
@@ -263,14 +397,15 @@ interface ThroughputResult extends WindowStats {
   readonly clientCpu: number;
   readonly serverCpu: number | undefined;
   readonly unique: boolean;
-  readonly runs: number;
+  /** IDs the uniqueness check saw (warm-up included). */
+  readonly checked: number;
   readonly errors: number;
   readonly firstError: string | undefined;
 }
 
 /**
  * `callers` loops of `await nextId()` (mode `await`) or `tryNextId() ?? await nextId()` (mode `try`) on
- * one new client with default options: warm-up (the buffer ramps up), then the measured window. Every ID, warm-up included, goes through a {@link RunCheck}.
+ * one new client with default options: warm-up (the buffer ramps up), then the measured window. Every ID, warm-up included, goes into an {@link IdLog}.
  */
 async function throughput(
   address: string,
@@ -282,7 +417,7 @@ async function throughput(
   globalThis.gc?.();
   const client = builtClient().createIdClient({ addresses: [address] });
   const state = { counted: 0, measuring: false, stop: false };
-  const check = new RunCheck();
+  const check = new IdLog();
   let errors = 0;
   let firstError: string | undefined;
   const loop = async (): Promise<void> => {
@@ -333,7 +468,7 @@ async function throughput(
           ? undefined
           : (serverAfter - serverBefore) / seconds,
       unique: check.unique(),
-      runs: check.runs,
+      checked: check.count,
       errors,
       firstError,
     };
@@ -367,7 +502,7 @@ async function steadyDemand(address: string, options: PrefetchBenchOptions): Pro
     Math.min(MAX_LATENCY_SAMPLES, Math.ceil(perMs * options.steadyMeasureMs * 1.1)),
   );
   let samples = 0;
-  const check = new RunCheck();
+  const check = new IdLog();
   let errors = 0;
   const run = async (durationMs: number, measure: boolean): Promise<number> => {
     const started = performance.now();

@@ -119,6 +119,7 @@ async function main(): Promise<number> {
       ...(await benchPrefetch({
         warmupMs,
         measureMs,
+        jitWarmupMs: settings.quick ? warmupMs : 5000,
         steadyIdsPerSecond: 100_000,
         steadyWarmupMs: warmupMs,
         // The window; --quick shortens it to check the harness.

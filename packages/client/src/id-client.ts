@@ -15,8 +15,8 @@ import { IdClientError } from './errors';
 import { FailoverCaller } from './failover';
 import { decodeBatchIdsToArray } from './id-array';
 import { UINT64_MAX } from './id-text';
-import { resolveClientOptions, type IdClientOptions, type ResolvedPrefetch } from './options';
-import { AdaptiveRefillPolicy, FixedRefillPolicy, type RefillPolicy } from './prefetch-policy';
+import { resolveClientOptions, type IdClientOptions } from './options';
+import { refillPolicy } from './prefetch-policy';
 import { PrefetchPool, type PrefetchStats } from './prefetch-pool';
 import { clientMethods } from './proto';
 import { Transport } from './transport';
@@ -320,12 +320,6 @@ const NO_PREFETCH_STATS: PrefetchStats = {
   inFlightRefills: 0,
   plan: { lowWaterMark: 0, batchSize: 0, maxRefillsInFlight: 0 },
 };
-
-/** The buffer's policy; `servers` is the number of addresses refills spread over. */
-function refillPolicy(p: Exclude<ResolvedPrefetch, { mode: 'off' }>, servers: number): RefillPolicy {
-  if (p.mode === 'fixed') return new FixedRefillPolicy(p.bufferSize, p.lowWaterMark);
-  return new AdaptiveRefillPolicy({ maxAgeMs: p.maxAgeMs, maxBufferedIds: p.maxBufferedIds, servers });
-}
 
 /** `ids` if it holds exactly the `count` IDs asked of `address`, else INVALID_RESPONSE. */
 function checkCount<T extends ArrayLike<bigint>>(ids: T, count: number, address: string): T {

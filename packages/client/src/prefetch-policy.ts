@@ -1,3 +1,5 @@
+import type { ResolvedPrefetch } from './options';
+
 /** What a {@link PrefetchPool} holds when it asks its policy for a refill. */
 export interface PoolLevels {
   /** IDs buffered and not yet handed out. */
@@ -245,4 +247,13 @@ export class AdaptiveRefillPolicy implements RefillPolicy {
 
 function clamp(v: number, min: number, max: number): number {
   return Math.min(Math.max(v, min), max);
+}
+
+/**
+ * The policy of a buffer resolved from `prefetch` options (`mode` fixed or adaptive); `servers` is the
+ * number of addresses refills spread over.
+ */
+export function refillPolicy(p: Exclude<ResolvedPrefetch, { mode: 'off' }>, servers: number): RefillPolicy {
+  if (p.mode === 'fixed') return new FixedRefillPolicy(p.bufferSize, p.lowWaterMark);
+  return new AdaptiveRefillPolicy({ maxAgeMs: p.maxAgeMs, maxBufferedIds: p.maxBufferedIds, servers });
 }
