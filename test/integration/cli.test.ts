@@ -417,11 +417,15 @@ describe('snowflake CLI: local validation, before any call', () => {
     fs.writeFileSync(file, JSON.stringify({ ...layout, sequenceBits: 11 }));
     const sum = await cli(['decode', '--local', '--layout', file, '1']);
     expect(sum).toMatchObject({ code: 2, stdout: '' });
-    expect(sum.stderr).toContain('must sum to 63; got 41 | 5 | 5 | 11');
+    expect(sum.stderr).toContain('must sum to 63; got 41 + 5 + 5 + 11 = 62');
     fs.writeFileSync(file, JSON.stringify({ ...layout, timeUnitMs: 0, sequenceBits: 12 }));
     const unit = await cli(['decode', '--local', '--layout', file, '1']);
     expect(unit).toMatchObject({ code: 2, stdout: '' });
-    expect(unit.stderr).toContain('timeUnitMs must be an integer from 1 to 86400000; got 0');
+    expect(unit.stderr).toContain('timeUnitMs must be an integer from 1 to 86400000 ms; got 0');
+    fs.writeFileSync(file, JSON.stringify({ ...layout, timeUnitMs: 1.5, sequenceBits: 12 }));
+    const fraction = await cli(['decode', '--local', '--layout', file, '1']);
+    expect(fraction).toMatchObject({ code: 2, stdout: '' });
+    expect(fraction.stderr).toContain('timeUnitMs must be an integer; got 1.5');
   });
 });
 

@@ -127,17 +127,28 @@ describe('client options: tls, credentials, layout', () => {
     [
       'a layout whose widths sum to 64',
       () => ({ layout: { ...DEFAULT_LAYOUT, sequenceBits: 13 } }),
-      'layout: layout widths (timestamp | datacenter | worker | sequence) must be integers summing to 63; got 41 | 5 | 5 | 13',
+      'layout.timestampBits + layout.datacenterBits + layout.workerBits + layout.sequenceBits must sum to 63; got 41 + 5 + 5 + 13 = 64',
     ],
     [
       'a layout with a fractional epoch',
       () => ({ layout: { ...DEFAULT_LAYOUT, epochMs: 0.5 } }),
-      'layout: layout epochMs must be a whole number of ms ≥ 0; got 0.5',
+      'layout.epochMs must be a whole number of ms at or after 1970-01-01; got 0.5',
     ],
     [
       'a layout with a time unit of 0',
       () => ({ layout: { ...DEFAULT_LAYOUT, timeUnitMs: 0 } }),
-      'layout: layout timeUnitMs must be an integer ≥ 1; got 0',
+      'layout.timeUnitMs must be an integer from 1 to 86400000 ms; got 0',
+    ],
+    // The rules are the servers' (the contract's layoutProblem): the client once accepted these two.
+    [
+      'a layout with a 32-bit datacenter field',
+      () => ({ layout: { ...DEFAULT_LAYOUT, timestampBits: 14, datacenterBits: 32 } }),
+      'layout.datacenterBits must be an integer from 0 to 31; got 32',
+    ],
+    [
+      'a layout that runs past year 9999',
+      () => ({ layout: { ...DEFAULT_LAYOUT, timeUnitMs: 1000 } }),
+      '41 timestamp bits (layout.timestampBits) of 1000 ms (layout.timeUnitMs) run past year 9999',
     ],
   ])('GIVEN %s THEN INVALID_OPTIONS naming it', (_name, options, message) => {
     const err = refusal(options());

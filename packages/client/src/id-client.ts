@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { decodeBatchIdsResponse, DEFAULT_LAYOUT, type Layout } from './contract';
+import { decodeBatchIdsResponse, DEFAULT_LAYOUT, layoutProblem, type Layout } from './contract';
 import { Balancer } from './balancer';
 import {
   bounded,
@@ -10,7 +10,7 @@ import {
   type CallOptions,
   type ResolvedCallOptions,
 } from './call-options';
-import { decode as decodeLocally, layoutProblem } from './decode';
+import { decode as decodeLocally } from './decode';
 import { IdClientError } from './errors';
 import { FailoverCaller } from './failover';
 import { decodeBatchIdsToArray } from './id-array';

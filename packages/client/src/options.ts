@@ -1,8 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { BackoffOptions } from './backoff';
 import type { BalancingPolicy } from './balancer';
-import type { Layout } from './contract';
-import { layoutProblem } from './decode';
+import { layoutProblem, type Layout, type LayoutFieldNames } from './contract';
 import { IdClientError } from './errors';
 import type { IdClientHooks } from './hooks';
 import { ACCEPTED_TARGETS, targetProblem } from './target';
@@ -117,6 +116,16 @@ export interface IdClientOptions {
   readonly clock?: () => number;
 }
 
+/** The `layout` option's fields as messages name them. */
+const LAYOUT_OPTION_NAMES: LayoutFieldNames = {
+  epochMs: 'layout.epochMs',
+  timeUnitMs: 'layout.timeUnitMs',
+  timestampBits: 'layout.timestampBits',
+  datacenterBits: 'layout.datacenterBits',
+  workerBits: 'layout.workerBits',
+  sequenceBits: 'layout.sequenceBits',
+};
+
 /** {@link IdClientOptions} with every default filled in and every value checked. */
 export interface ResolvedClientOptions {
   readonly addresses: readonly string[];
@@ -165,8 +174,8 @@ export function resolveClientOptions(options: IdClientOptions): ResolvedClientOp
   const { credentials, channelOptions: tlsChannelOptions } = channelSecurity(options);
   const layout = options.layout;
   if (layout !== undefined) {
-    const problem = layoutProblem(layout);
-    if (problem !== undefined) throw invalid(`layout: ${problem}`);
+    const problem = layoutProblem(layout, LAYOUT_OPTION_NAMES);
+    if (problem !== undefined) throw invalid(problem);
   }
   // Checked at run time too: JavaScript callers get no compile-time check.
   const policy = (options.policy ?? 'round-robin') as string;

@@ -1,21 +1,22 @@
 import * as fs from 'node:fs';
 import { ArgumentError } from './argument-error';
-import type { Layout } from '../contract';
+import { layoutProblem, type Layout } from '../contract';
 
-/** Each layout field's allowed range (the contract's `Layout`), checked in this order. */
-const RANGES: readonly (readonly [keyof Layout, number, number])[] = [
-  ['epochMs', 0, Number.MAX_SAFE_INTEGER],
-  ['timeUnitMs', 1, 86_400_000],
-  ['timestampBits', 1, 63],
-  ['datacenterBits', 0, 31],
-  ['workerBits', 0, 31],
-  ['sequenceBits', 0, 31],
+/** The layout's fields, in the order they are read. */
+const FIELDS: readonly (keyof Layout)[] = [
+  'epochMs',
+  'timeUnitMs',
+  'timestampBits',
+  'datacenterBits',
+  'workerBits',
+  'sequenceBits',
 ];
 
 /**
  * The layout in the JSON file `file`, as `snowflake info --json` prints it (other keys are ignored;
  * `epochMs` as a number or a decimal string). Throws {@link ArgumentError} naming the file and the first
- * field that is missing or out of range, or the widths when they do not sum to 63.
+ * field that is missing or not an integer, or what the contract's `layoutProblem` (the servers' rules)
+ * refuses.
  */
 export function readLayoutFile(file: string): Layout {
   let text: string;
@@ -38,22 +39,18 @@ export function readLayoutFile(file: string): Layout {
   }
   const fields = parsed as Record<string, unknown>;
   const layout: Partial<Record<keyof Layout, number>> = {};
-  for (const [name, min, max] of RANGES) {
+  for (const name of FIELDS) {
     const raw = fields[name];
     const value = typeof raw === 'string' && /^[0-9]+$/.test(raw) ? Number(raw) : raw;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    if (typeof value !== 'number' || !Number.isInteger(value)) {
       throw new ArgumentError(
-        `--layout ${file}: ${name} must be an integer from ${min} to ${max}; got ${raw === undefined ? 'nothing' : JSON.stringify(raw)}`,
+        `--layout ${file}: ${name} must be an integer; got ${raw === undefined ? 'nothing' : JSON.stringify(raw)}`,
       );
     }
     layout[name] = value;
   }
   const result = layout as Layout;
-  const widths = [result.timestampBits, result.datacenterBits, result.workerBits, result.sequenceBits];
-  if (widths.reduce((a, b) => a + b, 0) !== 63) {
-    throw new ArgumentError(
-      `--layout ${file}: the widths (timestamp | datacenter | worker | sequence) must sum to 63; got ${widths.join(' | ')}`,
-    );
-  }
+  const problem = layoutProblem(result);
+  if (problem !== undefined) throw new ArgumentError(`--layout ${file}: ${problem}`);
   return result;
 }

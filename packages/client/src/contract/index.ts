@@ -14,7 +14,18 @@ export {
   type ErrorInfo,
   type RichStatus,
 } from './rich-status';
-export { DEFAULT_EPOCH_MS, DEFAULT_LAYOUT, fieldMax, type Layout } from './layout';
+export {
+  DEFAULT_EPOCH_MS,
+  DEFAULT_LAYOUT,
+  fieldMax,
+  layoutEndMs,
+  layoutProblem,
+  MAX_LAYOUT_END_MS,
+  MAX_TIME_UNIT_MS,
+  PAYLOAD_BITS,
+  type Layout,
+  type LayoutFieldNames,
+} from './layout';
 export {
   composeId,
   decomposeId,

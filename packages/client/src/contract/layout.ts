@@ -41,3 +41,81 @@ export const DEFAULT_LAYOUT: Layout = Object.freeze({
 export function fieldMax(bits: number): number {
   return 2 ** bits - 1;
 }
+
+/** Total bits available to the four fields: 64 minus the sign bit. */
+export const PAYLOAD_BITS = 63;
+
+/** Largest time unit accepted, in ms (one day). */
+export const MAX_TIME_UNIT_MS = 86_400_000;
+
+/**
+ * First Unix ms after the RFC 3339 range (10000-01-01T00:00:00Z). A layout must end before it so every
+ * ID's timestamp can be written as RFC 3339 and stays an exact JS number of ms.
+ */
+export const MAX_LAYOUT_END_MS = Date.UTC(10000, 0, 1);
+
+/** Each width's allowed range in bits (the {@link Layout} fields' documented limits). */
+const WIDTH_LIMITS = [
+  ['timestampBits', 1, 63],
+  ['datacenterBits', 0, 31],
+  ['workerBits', 0, 31],
+  ['sequenceBits', 0, 31],
+] as const;
+
+/**
+ * First Unix ms the timestamp field cannot represent: epoch + 2^timestampBits × timeUnit. At or after
+ * it the layout is exhausted.
+ */
+export function layoutEndMs(layout: Layout): number {
+  return layout.epochMs + 2 ** layout.timestampBits * layout.timeUnitMs;
+}
+
+/** What to call each layout field in messages (e.g. the environment variable or option that set it). */
+export type LayoutFieldNames = Readonly<Record<keyof Layout, string>>;
+
+/** The property names themselves: the default of {@link layoutProblem}. */
+const PROPERTY_NAMES: LayoutFieldNames = {
+  epochMs: 'epochMs',
+  timeUnitMs: 'timeUnitMs',
+  timestampBits: 'timestampBits',
+  datacenterBits: 'datacenterBits',
+  workerBits: 'workerBits',
+  sequenceBits: 'sequenceBits',
+};
+
+/**
+ * Why `layout` cannot divide IDs, or undefined when it can: every width in its range, the widths summing
+ * to 63, the epoch a whole number of ms ≥ 0, the time unit 1…{@link MAX_TIME_UNIT_MS} ms, and the layout
+ * ending before year 10000. The one rule set of servers and clients; messages name the fields by
+ * `names` (default: the property names).
+ */
+export function layoutProblem(layout: Layout, names: LayoutFieldNames = PROPERTY_NAMES): string | undefined {
+  // Checked at run time too: JavaScript callers get no compile-time check.
+  if (typeof layout !== 'object' || (layout as Layout | null) === null) return 'not a layout object';
+  for (const [field, min, max] of WIDTH_LIMITS) {
+    const v = layout[field];
+    if (!Number.isInteger(v) || v < min || v > max) {
+      return `${names[field]} must be an integer from ${min} to ${max}; got ${v}`;
+    }
+  }
+  const { timestampBits: t, datacenterBits: d, workerBits: w, sequenceBits: s } = layout;
+  if (t + d + w + s !== PAYLOAD_BITS) {
+    return (
+      `${names.timestampBits} + ${names.datacenterBits} + ${names.workerBits} + ${names.sequenceBits} must sum to ` +
+      `${PAYLOAD_BITS}; got ${t} + ${d} + ${w} + ${s} = ${t + d + w + s}`
+    );
+  }
+  if (!Number.isSafeInteger(layout.epochMs) || layout.epochMs < 0) {
+    return `${names.epochMs} must be a whole number of ms at or after 1970-01-01; got ${layout.epochMs}`;
+  }
+  if (!Number.isInteger(layout.timeUnitMs) || layout.timeUnitMs < 1 || layout.timeUnitMs > MAX_TIME_UNIT_MS) {
+    return `${names.timeUnitMs} must be an integer from 1 to ${MAX_TIME_UNIT_MS} ms; got ${layout.timeUnitMs}`;
+  }
+  if (layoutEndMs(layout) > MAX_LAYOUT_END_MS) {
+    return (
+      `${t} timestamp bits (${names.timestampBits}) of ${layout.timeUnitMs} ms (${names.timeUnitMs}) run past ` +
+      `year 9999 (the RFC 3339 limit); use fewer timestamp bits or a smaller time unit`
+    );
+  }
+  return undefined;
+}
