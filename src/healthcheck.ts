@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as fs from 'node:fs';
+import { probeHealth } from '@snowflake-id/client';
 import { SERVICE_NAME } from '@snowflake-id/client/contract';
-import { packageDefinition } from './grpc/proto';
 
 /**
  * Container HEALTHCHECK and Kubernetes exec probe: asks grpc.health.v1.Health/Check for the service
@@ -55,14 +55,6 @@ function channel(env: NodeJS.ProcessEnv): { creds: grpc.ChannelCredentials; opti
   return { creds: grpc.credentials.createSsl(ca, key, cert, verify), options };
 }
 
-type HealthClient = grpc.Client & {
-  Check(
-    req: { service: string },
-    options: grpc.CallOptions,
-    cb: (err: grpc.ServiceError | null, res?: { status: string }) => void,
-  ): void;
-};
-
 if (process.argv.length > 3) {
   process.stderr.write(
     'usage: node dist/healthcheck.js [health service name, default snowflake.v1.IdGenerator]\n',
@@ -71,19 +63,6 @@ if (process.argv.length > 3) {
 }
 const service = process.argv[2] ?? SERVICE_NAME;
 const addr = target(process.env);
-const proto = grpc.loadPackageDefinition(packageDefinition()) as unknown as {
-  grpc: {
-    health: {
-      v1: {
-        Health: new (
-          addr: string,
-          creds: grpc.ChannelCredentials,
-          options: grpc.ChannelOptions,
-        ) => HealthClient;
-      };
-    };
-  };
-};
 let connection: ReturnType<typeof channel>;
 try {
   connection = channel(process.env);
@@ -93,14 +72,32 @@ try {
   );
   process.exit(1);
 }
-const client = new proto.grpc.health.v1.Health(addr, connection.creds, connection.options);
-client.Check({ service }, { deadline: Date.now() + 3000 }, (err, res) => {
-  client.close();
-  if (err) {
-    process.stderr.write(`health check of ${addr} failed: ${err.message}\n`);
-    process.exitCode = 1;
-    return;
-  }
-  process.stdout.write(`${addr} ${service}: ${res?.status ?? 'UNKNOWN'}\n`);
-  process.exitCode = res?.status === 'SERVING' ? 0 : 1;
-});
+// The client package's probe: the same call and classification as `snowflake health`; this script keeps
+// the container's exit codes (0 SERVING, 1 anything else).
+// (A malformed address makes probeHealth throw: inside then(), that is a rejection like any other.)
+void Promise.resolve()
+  .then(() =>
+    probeHealth(addr, {
+      service,
+      timeoutMs: 3000,
+      credentials: connection.creds,
+      channelOptions: connection.options,
+    }),
+  )
+  .then(
+    (result) => {
+      if (result.outcome !== 'answered') {
+        process.stderr.write(`health check of ${addr} failed: ${result.details}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      process.stdout.write(`${addr} ${service}: ${result.status}\n`);
+      process.exitCode = result.status === 'SERVING' ? 0 : 1;
+    },
+    (err: unknown) => {
+      process.stderr.write(
+        `health check of ${addr} failed: ${err instanceof Error ? err.message : String(err)}\n`,
+      );
+      process.exitCode = 1;
+    },
+  );
