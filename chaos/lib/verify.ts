@@ -4,7 +4,8 @@ import { status } from '@grpc/grpc-js';
 import type { Life } from './instance';
 import type { CallError, ClientConfig } from './messages';
 import { IdSet } from './id-set';
-import { decodeId, type ServerInfo } from './wire';
+import { decomposeId } from '@snowflake-id/client/contract';
+import type { ServerInfo } from './wire';
 
 /** What the clients' files show, checked against the invariants. */
 export interface RunVerdict {
@@ -140,7 +141,7 @@ export async function verifyRun(input: RunInput): Promise<RunVerdict> {
         ?.pauses.find((p) => p.leasedWorkerId !== undefined && startMs >= p.fromMs && startMs <= p.toMs);
       if (freeze !== undefined && first !== undefined) {
         // Sent while its process was frozen past its lease, answered after: never with the lost worker ID.
-        if (decodeId(first, input.info).workerId === freeze.leasedWorkerId) {
+        if (decomposeId(first, input.info).workerId === freeze.leasedWorkerId) {
           if (afterFreeze.withLostWorker++ < EXAMPLES)
             violations.push(
               `client ${client.index} stream ${stream} call ${seq}: life ${life} answered with worker ${freeze.leasedWorkerId} after a freeze longer than its lease`,
@@ -149,8 +150,8 @@ export async function verifyRun(input: RunInput): Promise<RunVerdict> {
       }
       const lastId = ids.at(-1);
       if (first !== undefined && lastId !== undefined) {
-        minTs = Math.min(minTs, decodeId(first, input.info).timestampMs);
-        maxTs = Math.max(maxTs, decodeId(lastId, input.info).timestampMs);
+        minTs = Math.min(minTs, decomposeId(first, input.info).timestampMs);
+        maxTs = Math.max(maxTs, decomposeId(lastId, input.info).timestampMs);
       }
       // One call's IDs come from one server, usually one node: check the first ID of each node run
       // against the same stream's earlier calls, and remember the last one for the next call.

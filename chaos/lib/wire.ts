@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { decodeBatchIdsResponse } from '@snowflake-id/client/contract';
 
 /** Method paths of snowflake.v1.IdGenerator. */
 export const METHOD = {
@@ -97,27 +98,11 @@ class Reader {
 }
 
 /**
- * The `ids` of a BatchIdsResponse (or the `id` of a NextIdResponse: same field number and type), in
- * wire order. Accepts packed and unpacked fixed64 and skips unknown fields; throws on malformed bytes.
+ * The `ids` of a BatchIdsResponse, in wire order: the contract's decoder (packed or unpacked fixed64,
+ * unknown fields skipped), which the client package uses too; throws on malformed bytes.
  */
 export function decodeIds(buf: Buffer): bigint[] {
-  const ids: bigint[] = [];
-  const r = new Reader(buf);
-  while (!r.done) {
-    const tag = Number(r.varint());
-    const field = tag >>> 3;
-    const wireType = tag & 7;
-    if (field === 1 && wireType === 2) {
-      const packed = r.take(Number(r.varint()));
-      if (packed.length % 8 !== 0) throw new Error(`packed fixed64 of ${packed.length} bytes`);
-      for (let i = 0; i < packed.length; i += 8) ids.push(packed.readBigUInt64LE(i));
-    } else if (field === 1 && wireType === 1) {
-      ids.push(r.take(8).readBigUInt64LE(0));
-    } else {
-      r.skip(wireType);
-    }
-  }
-  return ids;
+  return decodeBatchIdsResponse(buf).ids;
 }
 
 /** The layout and node IDs a server reports through GetInfo (field numbers from the .proto). */
@@ -153,27 +138,5 @@ export function decodeInfo(buf: Buffer): ServerInfo {
     datacenterId: n(7),
     workerId: n(8),
     maxBatchSize: n(9),
-  };
-}
-
-/** The fields of an ID under `info`'s layout. */
-export interface IdFields {
-  readonly timestampMs: number;
-  readonly datacenterId: number;
-  readonly workerId: number;
-  readonly sequence: number;
-}
-
-/** Splits `id` by the layout in `info` (timestamp in Unix ms). */
-export function decodeId(id: bigint, info: ServerInfo): IdFields {
-  const mask = (bits: number) => (1n << BigInt(bits)) - 1n;
-  const workerShift = BigInt(info.sequenceBits);
-  const dcShift = workerShift + BigInt(info.workerBits);
-  const tsShift = dcShift + BigInt(info.datacenterBits);
-  return {
-    timestampMs: info.epochMs + Number(id >> tsShift) * info.timeUnitMs,
-    datacenterId: Number((id >> dcShift) & mask(info.datacenterBits)),
-    workerId: Number((id >> workerShift) & mask(info.workerBits)),
-    sequence: Number(id & mask(info.sequenceBits)),
   };
 }
