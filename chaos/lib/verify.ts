@@ -4,7 +4,7 @@ import { status } from '@grpc/grpc-js';
 import type { Life } from './instance';
 import type { CallError, ClientConfig } from './messages';
 import { IdSet } from './id-set';
-import { decomposeId } from '@snowflake-id/client/contract';
+import { decomposeId, MAX_ID } from '@snowflake-id/client/contract';
 import type { ServerInfo } from './wire';
 
 /** What the clients' files show, checked against the invariants. */
@@ -134,6 +134,15 @@ export async function verifyRun(input: RunInput): Promise<RunVerdict> {
             `client ${client.index} stream ${stream} call ${seq}: asked ${count}, got ${ids.length} IDs` +
               (ascending ? '' : ', not strictly ascending'),
           );
+      }
+      const signed = ids.find((id) => id > MAX_ID);
+      if (signed !== undefined) {
+        // Never issued by a correct server; decoding it would throw.
+        if (badCalls++ < EXAMPLES)
+          violations.push(
+            `client ${client.index} stream ${stream} call ${seq}: id ${signed} has the sign bit set`,
+          );
+        continue;
       }
       const first = ids[0];
       const freeze = lifeById
