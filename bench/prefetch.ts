@@ -119,8 +119,7 @@ export async function benchPrefetch(options: PrefetchBenchOptions): Promise<Figu
           `${formatNumber(r.refills)} refills, plan: low-water ${formatNumber(r.plan.lowWaterMark)}, batch ${formatNumber(r.plan.batchSize)}, ≤ ${r.plan.maxRefillsInFlight} in flight`,
           `waste: ${formatNumber(r.droppedForAge)} dropped for age, ${formatNumber(r.lostWithFailedCalls)} with failed calls`,
           `client CPU ${cpu(r.clientCpu)} = ${((r.clientCpu * 1e9) / r.idsPerSecond).toFixed(0)} ns/ID (the buffer alone ${(1e9 / bufferAlone).toFixed(0)}, the await alone ${(1e9 / ceiling).toFixed(0)}), server ${cpu(r.serverCpu)}`,
-          r.unique ? `all ${formatNumber(r.checked)} IDs unique (warm-up included)` : 'DUPLICATE IDS',
-          ...(r.errors > 0 ? [`${r.errors} errors: ${r.firstError ?? ''}`] : []),
+          ...checkNotes(r),
         ].join('; '),
         details: { ...r, directIdsPerSecond: direct.idsPerSecond, placement },
       });
@@ -174,10 +173,7 @@ export async function benchPrefetch(options: PrefetchBenchOptions): Promise<Figu
         target: undefined,
         notes: [
           `client CPU ${cpu(clientBatch.clientCpu)} = ${((clientBatch.clientCpu * 1e9) / clientBatch.idsPerSecond).toFixed(0)} ns/ID: grpc-js's share of nextId(), as refills make the same calls (they keep the IDs as 8-byte words, batch() makes a bigint of each)`,
-          clientBatch.unique ? `all ${formatNumber(clientBatch.checked)} IDs unique` : 'DUPLICATE IDS',
-          ...(clientBatch.errors > 0
-            ? [`${clientBatch.errors} errors: ${clientBatch.firstError ?? ''}`]
-            : []),
+          ...checkNotes(clientBatch),
         ].join('; '),
         details: { ...clientBatch },
       }),
@@ -361,6 +357,14 @@ interface ThroughputResult extends WindowStats {
   readonly checked: number;
   readonly errors: number;
   readonly firstError: string | undefined;
+}
+
+/** What a throughput case's checks found: every ID unique (warm-up included), and its errors if any. */
+function checkNotes(r: ThroughputResult): string[] {
+  return [
+    r.unique ? `all ${formatNumber(r.checked)} IDs unique (warm-up included)` : 'DUPLICATE IDS',
+    ...(r.errors > 0 ? [`${r.errors} errors: ${r.firstError ?? ''}`] : []),
+  ];
 }
 
 /**

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import type { ServerInfo as ClientServerInfo } from '@snowflake-id/client';
 import { decodeBatchIdsResponse } from '@snowflake-id/client/contract';
 
 /** Method paths of snowflake.v1.IdGenerator. */
@@ -105,18 +106,11 @@ export function decodeIds(buf: Buffer): bigint[] {
   return decodeBatchIdsResponse(buf).ids;
 }
 
-/** The layout and node IDs a server reports through GetInfo (field numbers from the .proto). */
-export interface ServerInfo {
-  readonly epochMs: number;
-  readonly timestampBits: number;
-  readonly datacenterBits: number;
-  readonly workerBits: number;
-  readonly sequenceBits: number;
-  readonly timeUnitMs: number;
-  readonly datacenterId: number;
-  readonly workerId: number;
-  readonly maxBatchSize: number;
-}
+/**
+ * The layout and node IDs a server reports through GetInfo: the client package's `ServerInfo`, without
+ * the address (a raw call knows whom it asked).
+ */
+export type ServerInfo = Omit<ClientServerInfo, 'address'>;
 
 /** Decodes a GetInfoResponse; absent fields are proto3 zeros. */
 export function decodeInfo(buf: Buffer): ServerInfo {
