@@ -88,7 +88,9 @@ export async function openEtcd3Port(options: EtcdConnectionOptions): Promise<Etc
  * wrong CA, a missing or rejected client certificate, or https against a plain port do not heal by
  * waiting. A plaintext etcd closes the connection on the TLS hello ("Client network socket
  * disconnected before secure TLS connection was established"); another plaintext server answers
- * bytes that are no TLS record ("wrong version number", "packet length too long").
+ * bytes that are no TLS record ("wrong version number", "packet length too long"). A bare "read
+ * ECONNRESET" is not in this list: a plaintext etcd gives it when its close overtakes its answer, but so
+ * does a TLS etcd that restarts mid-handshake, so it is retried (the next attempt names TLS).
  */
 const TLS_FAILURE =
   /certificate|SSL routines|alert (?:bad|unknown|handshake)|ERR_TLS_|ERR_SSL_|wrong version number|packet length too long|before secure TLS connection was established/i;
