@@ -215,3 +215,19 @@ function healthy(endpoint: string, tls: HealthTls | undefined): Promise<boolean>
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** What the service logs before it retries a failed etcd claim at start. */
+export const CLAIM_RETRYING = 'etcd unreachable while claiming a worker ID; retrying';
+
+/**
+ * The errors of the claim retries in `logs` (JSON log lines) other than a bare connection reset. A peer
+ * that refuses a TLS handshake writes its answer (an alert, or plaintext bytes) and closes; when the
+ * close overtakes the answer the client sees only "read ECONNRESET", which an etcd restarting
+ * mid-handshake also gives, so the service retries that one. Anything else retried here was final.
+ */
+export function retriedOtherThanReset(logs: readonly Record<string, unknown>[]): string[] {
+  return logs
+    .filter((l) => l.msg === CLAIM_RETRYING)
+    .map((l) => String(l.err))
+    .filter((err) => !/No connection established\. Last error: Error: read ECONNRESET/.test(err));
+}

@@ -9,7 +9,7 @@ import type { GetInfoResponse__Output } from '../../src/generated/snowflake/v1/G
 import type { NextIdResponse__Output } from '../../src/generated/snowflake/v1/NextIdResponse';
 import { ERROR_CODE_METADATA_KEY } from '@snowflake-id/client/contract';
 import { etcdReservationKey, etcdWorkerKey } from '../../src/worker-id/etcd/etcd-claim';
-import { startEtcd, type EtcdServer } from '../helpers/etcd';
+import { CLAIM_RETRYING, startEtcd, type EtcdServer } from '../helpers/etcd';
 import { healthCheck, idGeneratorClient, unaryCall } from '../helpers/grpc-client';
 import {
   launchService,
@@ -23,7 +23,6 @@ import { startTestServer, type TestServer } from '../helpers/server';
 // liveness SERVING, calls refused with STARTING — and claim in the background until
 // SNOWFLAKE_MAX_STARTUP_WAIT_MS, rather than exit into CrashLoopBackOff before etcd is back.
 
-const RETRYING = 'etcd unreachable while claiming a worker ID; retrying';
 const codec = new IdCodec(DEFAULT_LAYOUT);
 
 let etcd: EtcdServer;
@@ -120,7 +119,7 @@ describe('starting while etcd is unreachable (real processes)', () => {
     });
     expect(await metric(p.metricsPort, 'snowflake_serving')).toBe('0');
     expect(await metric(p.metricsPort, 'snowflake_worker_lease_state')).toBe('0');
-    expect(await eventually(() => p.logs.some((l) => l.msg === RETRYING), 10_000)).toBe(true);
+    expect(await eventually(() => p.logs.some((l) => l.msg === CLAIM_RETRYING), 10_000)).toBe(true);
 
     await etcd.restart();
     etcdStopped = false;
@@ -161,19 +160,19 @@ describe('starting while etcd is unreachable (real processes)', () => {
     // Listening (the start line) came before the retries, and the failure after them.
     const started = messages.indexOf('snowflake service started');
     expect(started).toBeGreaterThanOrEqual(0);
-    expect(messages.indexOf(RETRYING)).toBeGreaterThan(started);
-    expect(messages.indexOf('failed to start')).toBeGreaterThan(messages.lastIndexOf(RETRYING));
+    expect(messages.indexOf(CLAIM_RETRYING)).toBeGreaterThan(started);
+    expect(messages.indexOf('failed to start')).toBeGreaterThan(messages.lastIndexOf(CLAIM_RETRYING));
     expect(run.stderr()).toMatch(
       /failed to start: COORDINATION_FAILED: .*etcd still unreachable SNOWFLAKE_MAX_STARTUP_WAIT_MS=5000 ms after the start/,
     );
     // It kept trying through the bound (backoff 250, 500, 1000, 2000 ms…), not only once; it gives up when
     // the next attempt would come after it.
-    expect(messages.filter((m) => m === RETRYING).length).toBeGreaterThanOrEqual(3);
+    expect(messages.filter((m) => m === CLAIM_RETRYING).length).toBeGreaterThanOrEqual(3);
   }, 60_000);
 
   it('GIVEN SIGTERM while it waits for etcd (listening, NOT_SERVING) THEN it exits 0 promptly', async () => {
     const p = await startWaiting(etcdEnv(`http://127.0.0.1:${await closedPort()}`, '/start-wait-sigterm/'));
-    expect(await eventually(() => p.logs.some((l) => l.msg === RETRYING), 10_000)).toBe(true);
+    expect(await eventually(() => p.logs.some((l) => l.msg === CLAIM_RETRYING), 10_000)).toBe(true);
     expect(await healthCheck(p.grpcPort, 'liveness')).toBe('SERVING');
     p.child.kill('SIGTERM');
     expect(await p.exited).toBe(0);
