@@ -100,6 +100,16 @@ function client(options: IdClientOptions & { attempts?: AttemptEvent[] }): IdCli
   return c;
 }
 
+/** A client of a server that never answers, which would wait 10 minutes on its own (timeoutMs). */
+async function hungClient(prefetch: IdClientOptions['prefetch']): Promise<IdClient> {
+  return client({
+    addresses: [await hungServer()],
+    timeoutMs: 600_000,
+    attemptTimeoutMs: 600_000,
+    ...(prefetch !== undefined && { prefetch }),
+  });
+}
+
 /** A client call's outcome after it settled, and how long it took in ms. */
 async function timed(p: Promise<unknown>): Promise<{ err: IdClientError; ms: number }> {
   const started = performance.now();
@@ -121,12 +131,7 @@ describe('AbortSignal and deadline of one call', () => {
   ])(
     '%s: an abort while the server hangs rejects at once with CANCELLED and the reason',
     async (_name, prefetch, call) => {
-      const c = client({
-        addresses: [await hungServer()],
-        timeoutMs: 600_000,
-        attemptTimeoutMs: 600_000,
-        ...(prefetch !== undefined && { prefetch }),
-      });
+      const c = await hungClient(prefetch);
       const abort = new AbortController();
       const pending = call(c, abort.signal);
       await new Promise((r) => setTimeout(r, 100));
@@ -150,12 +155,7 @@ describe('AbortSignal and deadline of one call', () => {
   ])(
     '%s: a deadline ends the call with DEADLINE_EXCEEDED, far before timeoutMs',
     async (_name, prefetch, call) => {
-      const c = client({
-        addresses: [await hungServer()],
-        timeoutMs: 600_000,
-        attemptTimeoutMs: 600_000,
-        ...(prefetch !== undefined && { prefetch }),
-      });
+      const c = await hungClient(prefetch);
       const { err, ms } = await timed(call(c, new Date(Date.now() + 250)));
       expect(err.code).toBe('DEADLINE_EXCEEDED');
       expect(ms).toBeLessThan(5000);

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { argsOrExitCode } from '../simulation/cli-args';
 import type { RunSummary } from '../simulation/run';
 import { MUTANTS, type Mutant } from './mutants';
 
@@ -287,15 +288,8 @@ function formatRow(row: Row): string {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  if (argv.includes('--help')) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  const args = parseArgs(argv);
-  if (typeof args === 'string') {
-    process.stderr.write(`${args}\n\n${USAGE}\n`);
-    return 2;
-  }
+  const args = argsOrExitCode(argv, USAGE, parseArgs);
+  if (typeof args === 'number') return args;
   const log = (line: string): void => {
     process.stdout.write(`${line}\n`);
   };

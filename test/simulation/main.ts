@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { argsOrExitCode } from './cli-args';
 import { emptySummary, formatSummary, mergeSummary, runSchedules, type RunSummary } from './run';
 import { BROKEN, isBroken, type Broken, type ScheduleOptions } from './schedule';
 
@@ -90,15 +91,8 @@ function parseArgs(argv: readonly string[]): Args | string {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  if (argv.includes('--help')) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  const args = parseArgs(argv);
-  if (typeof args === 'string') {
-    process.stderr.write(`${args}\n\n${USAGE}\n`);
-    return 2;
-  }
+  const args = argsOrExitCode(argv, USAGE, parseArgs);
+  if (typeof args === 'number') return args;
   const broken = args.broken === undefined ? '' : `, broken composition: ${args.broken}`;
   process.stdout.write(`simulating ${args.schedules} schedules from seed ${args.seed}${broken}\n`);
   const options: ScheduleOptions = {

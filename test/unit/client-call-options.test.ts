@@ -1,17 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { bounded, NO_CALL_OPTIONS, resolveCallOptions } from '../../packages/client/src/call-options';
 import { IdClientError } from '../../packages/client/src/errors';
-import { rejection } from '../helpers/client-rejection';
-
-function thrown(fn: () => unknown): IdClientError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof IdClientError) return err;
-    throw err;
-  }
-  throw new Error('expected an IdClientError');
-}
+import { rejection, thrown } from '../helpers/client-rejection';
 
 describe('resolveCallOptions', () => {
   it('GIVEN nothing THEN no signal, no deadline, no metadata', () => {

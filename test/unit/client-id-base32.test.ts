@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import { IdClientError } from '../../packages/client/src/errors';
 import { BASE32_ID_LENGTH, formatIdBase32, parseIdBase32 } from '../../packages/client/src/id-base32';
 import { UINT64_MAX } from '../../packages/client/src/id-text';
+import { thrown } from '../helpers/client-rejection';
 
 const MAX_ID = (1n << 63n) - 1n;
 
@@ -10,16 +10,6 @@ const anyUint64 = fc.oneof(
   fc.bigInt({ min: 0n, max: UINT64_MAX }),
   fc.constantFrom(0n, 1n, 31n, 32n, MAX_ID, MAX_ID + 1n, UINT64_MAX - 1n, UINT64_MAX),
 );
-
-function thrown(fn: () => unknown): IdClientError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof IdClientError) return err;
-    throw err;
-  }
-  throw new Error('expected an IdClientError');
-}
 
 describe('IDs as fixed-width Crockford base32', () => {
   // Golden texts, computed digit by digit (value mod 32, alphabet 0-9A-Z without I, L, O, U).
