@@ -2,11 +2,11 @@ import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_BACKOFF } from '../../packages/client/src/backoff';
 import { Balancer, type BalancingPolicy } from '../../packages/client/src/balancer';
 import { resolveCallOptions, type CallOptions } from '../../packages/client/src/call-options';
-import { IdClientError } from '../../packages/client/src/errors';
 import { FailoverCaller, type FailoverOptions } from '../../packages/client/src/failover';
 import type { AttemptEvent, RetryEvent } from '../../packages/client/src/hooks';
 import type { UnaryCaller, UnaryMethod } from '../../packages/client/src/transport';
 import { ERROR_CODE_METADATA_KEY } from '@snowflake-id/client/contract';
+import { rejection } from '../helpers/client-rejection';
 
 const A = 'a:1';
 const B = 'b:1';
@@ -73,16 +73,6 @@ function caller(
   return { c, attempts, retries };
 }
 
-async function failure(p: Promise<unknown>): Promise<IdClientError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof IdClientError) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
-
 describe('FailoverCaller', () => {
   it.each<[string, Record<string, (grpc.status | 'ok')[]>, string, string[], number]>([
     ['answers from the first address when it works', { [A]: ['ok'], [B]: ['ok'] }, A, [A], 0],
@@ -135,7 +125,7 @@ describe('FailoverCaller', () => {
     ['never retries FAILED_PRECONDITION', grpc.status.FAILED_PRECONDITION, 'SERVER_ERROR', undefined],
   ])('%s', async (_name, code, clientCode, serverCode) => {
     const t = scriptedTransport({ [A]: [code], [B]: ['ok'] });
-    const err = await failure(caller(t).c.call('NextId', METHOD, {}));
+    const err = await rejection(caller(t).c.call('NextId', METHOD, {}));
     expect(t.calls).toEqual([A]);
     expect(err).toMatchObject({ code: clientCode, grpcCode: code, serverCode });
     expect(err.attempts).toHaveLength(1);
@@ -147,7 +137,7 @@ describe('FailoverCaller', () => {
       maxAttempts: 5,
       backoff: { ...DEFAULT_BACKOFF, initialMs: 2, maxMs: 100 },
     });
-    const err = await failure(c.call('NextId', METHOD, {}));
+    const err = await rejection(c.call('NextId', METHOD, {}));
     expect(err.code).toBe('ALL_SERVERS_UNAVAILABLE');
     expect(err.message).toMatch(
       /^NextId: every server refused, was unreachable or did not answer in time \(5 attempts in \d+ ms, deadline 5000 ms\)/,
@@ -169,7 +159,7 @@ describe('FailoverCaller', () => {
       backoff: { ...DEFAULT_BACKOFF, initialMs: 10_000, maxMs: 10_000 },
     });
     const started = performance.now();
-    const err = await failure(c.call('NextId', METHOD, {}));
+    const err = await rejection(c.call('NextId', METHOD, {}));
     // Far below the 10 s backoff it must not wait; the slack absorbs a loaded machine.
     expect(performance.now() - started).toBeLessThan(5000);
     expect(err.code).toBe('ALL_SERVERS_UNAVAILABLE');
@@ -178,7 +168,7 @@ describe('FailoverCaller', () => {
 
   it('reports ALL_SERVERS_UNAVAILABLE when some attempts were refused and the last one timed out', async () => {
     const t = scriptedTransport({ [A]: [grpc.status.UNAVAILABLE], [B]: [grpc.status.DEADLINE_EXCEEDED] });
-    const err = await failure(caller(t, { maxAttempts: 2 }).c.call('NextId', METHOD, {}));
+    const err = await rejection(caller(t, { maxAttempts: 2 }).c.call('NextId', METHOD, {}));
     expect(err.code).toBe('ALL_SERVERS_UNAVAILABLE');
     expect(err.grpcCode).toBe(grpc.status.DEADLINE_EXCEEDED);
   });
@@ -188,7 +178,7 @@ describe('FailoverCaller', () => {
       [A]: [grpc.status.DEADLINE_EXCEEDED],
       [B]: [grpc.status.DEADLINE_EXCEEDED],
     });
-    const err = await failure(caller(t, { maxAttempts: 2 }).c.call('NextId', METHOD, {}));
+    const err = await rejection(caller(t, { maxAttempts: 2 }).c.call('NextId', METHOD, {}));
     expect(err.code).toBe('DEADLINE_EXCEEDED');
     expect(err.message).toContain('no server answered in time');
   });
@@ -213,7 +203,7 @@ describe('FailoverCaller', () => {
     await new Promise((r) => setTimeout(r, 20));
     const started = performance.now();
     abort.abort();
-    const err = await failure(pending);
+    const err = await rejection(pending);
     expect(err.code).toBe('CLIENT_CLOSED');
     // Far below the 10 s backoff it must not wait out; the slack absorbs a loaded machine.
     expect(performance.now() - started).toBeLessThan(5000);
@@ -290,7 +280,7 @@ describe('FailoverCaller', () => {
       expect(t.sent).toHaveLength(1);
       const reason = new Error('user left');
       abort.abort(reason);
-      const err = await failure(pending);
+      const err = await rejection(pending);
       expect(err).toMatchObject({
         code: 'CANCELLED',
         message: "NextId: cancelled by the caller's AbortSignal",
@@ -315,14 +305,14 @@ describe('FailoverCaller', () => {
       await new Promise((r) => setTimeout(r, 20));
       expect(t.calls).toEqual([A, B]);
       abort.abort();
-      const err = await failure(pending);
+      const err = await rejection(pending);
       expect(err.code).toBe('CANCELLED');
       expect(t.calls).toEqual([A, B]);
     });
 
     it('GIVEN a signal already aborted THEN no attempt is made', async () => {
       const t = recordingTransport();
-      const err = await failure(call(caller(t).c, { signal: AbortSignal.abort() }));
+      const err = await rejection(call(caller(t).c, { signal: AbortSignal.abort() }));
       expect(err.code).toBe('CANCELLED');
       expect(t.sent).toEqual([]);
     });
@@ -334,7 +324,7 @@ describe('FailoverCaller', () => {
       const pending = call(caller(t, {}, 'pick-first', closing.signal).c, { signal: mine.signal });
       await settle();
       closing.abort();
-      expect((await failure(pending)).code).toBe('CLIENT_CLOSED');
+      expect((await rejection(pending)).code).toBe('CLIENT_CLOSED');
       expect(mine.signal.aborted).toBe(false);
     });
 
@@ -408,7 +398,7 @@ describe('FailoverCaller', () => {
       ['ms since the epoch in the past', 0],
     ])('GIVEN %s THEN DEADLINE_EXCEEDED before any attempt', async (_name, deadline) => {
       const t = recordingTransport();
-      const err = await failure(call(caller(t).c, { deadline }));
+      const err = await rejection(call(caller(t).c, { deadline }));
       expect(err.code).toBe('DEADLINE_EXCEEDED');
       expect(err.message).toMatch(/^NextId: the call's deadline .* passed before it started$/);
       expect(t.sent).toEqual([]);
@@ -421,7 +411,7 @@ describe('FailoverCaller', () => {
         maxAttempts: 100,
         backoff: { ...DEFAULT_BACKOFF, initialMs: 200, maxMs: 200 },
       });
-      const err = await failure(call(c, { deadline: Date.now() + 300 }));
+      const err = await rejection(call(c, { deadline: Date.now() + 300 }));
       expect(err.code).toBe('ALL_SERVERS_UNAVAILABLE');
       // 300 ms leave room for one 200 ms wait at most: two or four attempts, never dozens.
       expect(t.calls.length).toBeLessThanOrEqual(4);
@@ -462,7 +452,7 @@ describe('FailoverCaller', () => {
           },
         };
         const { c, attempts, retries } = caller(t);
-        const err = await failure(c.call('NextId', METHOD, {}));
+        const err = await rejection(c.call('NextId', METHOD, {}));
         expect(err.code).toBe('INTERNAL');
         expect(err.cause).toBe(thrownValue);
         expect(err.message).toContain(`NextId: calling ${A} threw`);
